@@ -1,0 +1,232 @@
+"""Platform-neutral events (what a person did) and replies (what the bot answers).
+
+Channels turn a platform's JSON into events and render replies in the platform's own way; the
+conversation logic in crm_plugin.bot sees only these types. Replies are stored in the outbox as JSON
+(``reply_to_dict`` / ``reply_from_dict``), so they carry file references, never file bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Sender:
+    user_id: str  # the platform's user id
+    chat_id: str  # where replies go (equals user_id in private chats on most platforms)
+    name: str = ""
+    language: str | None = None  # e.g. "ru", "en", from the platform's profile
+    is_group: bool = False
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file on the platform: Telegram file_id, VK/Viber/Slack URL."""
+
+    file_id: str
+    name: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Start:
+    payload: str | None = None  # deep-link payload: Telegram ?start=, VK ref, Viber context
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    payload: str
+    callback_id: str | None = None  # Telegram callback_query id, to answer it
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str
+    own: bool  # the sender shared their own contact (Telegram: contact.user_id == from.id)
+
+
+@dataclass(frozen=True)
+class Photo:
+    file: FileRef
+    media_group_id: str | None = None  # photos of one album share it
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    file: FileRef
+    media_group_id: str | None = None
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+Event = Union[Start, Text, ButtonPress, Contact, Photo, Document, Location]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One event from one person, as a channel parsed it from a request."""
+
+    sender: Sender
+    event: Event
+    message_id: str | None = None
+
+
+# --- replies --------------------------------------------------------------------------------------
+
+class ButtonKind(str, enum.Enum):
+    PAYLOAD = "payload"  # pressing it sends ButtonPress(payload)
+    URL = "url"
+    REQUEST_CONTACT = "request_contact"
+    REQUEST_LOCATION = "request_location"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    kind: ButtonKind = ButtonKind.PAYLOAD
+    payload: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def action(cls, label: str, payload: str) -> Button:
+        return cls(label, ButtonKind.PAYLOAD, payload=payload)
+
+    @classmethod
+    def link(cls, label: str, url: str) -> Button:
+        return cls(label, ButtonKind.URL, url=url)
+
+    @classmethod
+    def share_contact(cls, label: str) -> Button:
+        return cls(label, ButtonKind.REQUEST_CONTACT)
+
+    @classmethod
+    def share_location(cls, label: str) -> Button:
+        return cls(label, ButtonKind.REQUEST_LOCATION)
+
+
+Keyboard = tuple[tuple[Button, ...], ...]  # rows of buttons
+
+
+@dataclass(frozen=True)
+class TextReply:
+    text: str
+    buttons: Keyboard = ()
+
+
+class FileKindOut(str, enum.Enum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+
+
+@dataclass(frozen=True)
+class OutFile:
+    """A CRM file to send; the worker reads its bytes through the gateway or reuses a platform file id."""
+
+    kind: FileKindOut
+    crm_file_id: int
+    name: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class MediaReply:
+    """One or more files: several photos go as one album where the platform has albums."""
+
+    files: tuple[OutFile, ...]
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class LocationReply:
+    latitude: float
+    longitude: float
+    title: str | None = None
+
+
+Reply = Union[TextReply, MediaReply, LocationReply]
+
+_REPLY_TYPES: dict[str, type] = {"text": TextReply, "media": MediaReply, "location": LocationReply}
+_REPLY_KINDS = {cls: kind for kind, cls in _REPLY_TYPES.items()}
+
+
+def reply_kind(reply: Reply) -> str:
+    return _REPLY_KINDS[type(reply)]
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    return {"type": reply_kind(reply), **_plain(asdict(reply))}
+
+
+def reply_from_dict(data: dict[str, Any]) -> Reply:
+    kind = data["type"]
+    if kind == "text":
+        rows = tuple(tuple(Button(b["label"], ButtonKind(b["kind"]), b.get("payload"), b.get("url")) for b in row)
+                     for row in data.get("buttons", ()))
+        return TextReply(data["text"], rows)
+    if kind == "media":
+        files = tuple(OutFile(FileKindOut(f["kind"]), f["crm_file_id"], f["name"], f["content_type"])
+                      for f in data["files"])
+        return MediaReply(files, data.get("caption"))
+    if kind == "location":
+        return LocationReply(data["latitude"], data["longitude"], data.get("title"))
+    raise ValueError(f"unknown reply type {kind!r}")
+
+
+def reply_preview(reply: Reply) -> str:
+    """A short human text for the message log."""
+    if isinstance(reply, TextReply):
+        return reply.text[:500]
+    if isinstance(reply, MediaReply):
+        names = ", ".join(f.name for f in reply.files)
+        return f"[{len(reply.files)} файл(ов)] {reply.caption or ''} {names}".strip()[:500]
+    return f"[геоточка] {reply.latitude:.5f}, {reply.longitude:.5f} {reply.title or ''}".strip()
+
+
+def event_preview(event: Event) -> tuple[str, str]:
+    """(kind, preview) of an incoming event for the message log."""
+    if isinstance(event, Text):
+        return "text", event.text[:500]
+    if isinstance(event, Start):
+        return "start", f"/start {event.payload or ''}".strip()
+    if isinstance(event, ButtonPress):
+        return "button", event.payload[:500]
+    if isinstance(event, Contact):
+        return "contact", f"[контакт] {event.phone}"
+    if isinstance(event, Photo):
+        return "photo", f"[фото] {event.caption or ''}".strip()
+    if isinstance(event, Document):
+        return "document", f"[документ] {event.file.name or ''}".strip()
+    return "location", f"[геоточка] {event.latitude:.5f}, {event.longitude:.5f}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = [
+    "Button", "ButtonKind", "ButtonPress", "Contact", "Document", "Event", "FileKindOut", "FileRef", "Inbound",
+    "Keyboard", "Location", "LocationReply", "MediaReply", "OutFile", "Photo", "Reply", "Sender", "Start", "Text",
+    "TextReply", "event_preview", "reply_from_dict", "reply_kind", "reply_preview", "reply_to_dict",
+]

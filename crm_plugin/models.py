@@ -1,0 +1,254 @@
+"""The plugin's own tables. They are created only by the Alembic scripts in migrations/.
+
+Every table is prefixed ``crm_plugin_`` so it never collides with the host's. CRM users are referred to by
+their id in the CRM (``crm_user_id``): the host's tables are not ours to join.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone; this puts it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class Platform(str, enum.Enum):
+    TELEGRAM = "telegram"
+    VK = "vk"
+    VIBER = "viber"
+    SLACK = "slack"
+    WEB = "web"
+
+
+class LinkStatus(str, enum.Enum):
+    BOUND = "bound"
+    PENDING = "pending"  # waiting for a code or an admin's approval
+    BLOCKED = "blocked"  # blocked inside the plugin by an admin
+    UNREACHABLE = "unreachable"  # the person blocked the bot; sends stopped
+
+
+class Direction(str, enum.Enum):
+    IN = "in"
+    OUT = "out"
+
+
+class MessageStatus(str, enum.Enum):
+    RECEIVED = "received"  # incoming
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _enum(kind: type[enum.Enum], length: int = 16) -> Any:
+    # Stored as plain strings: no native ENUM types to migrate on PostgreSQL.
+    return Enum(kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e],
+                validate_strings=True)
+
+
+class Bot(Base):
+    __tablename__ = "crm_plugin_bots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform))
+    name: Mapped[str | None] = mapped_column(String(200))
+    platform_bot_id: Mapped[str | None] = mapped_column(String(64))  # filled by "Проверить"
+    username: Mapped[str | None] = mapped_column(String(200))
+    credentials_encrypted: Mapped[str] = mapped_column(Text)  # Fernet token of a JSON object
+    webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
+    leads_enabled: Mapped[bool] = mapped_column(default=False)  # messages in its channels become leads
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    links: Mapped[list[EmployeeLink]] = relationship(back_populates="bot", cascade="all, delete-orphan")
+
+    def __str__(self) -> str:
+        return f"{self.platform.value}: {self.name or self.platform_bot_id or self.id}"
+
+
+class EmployeeLink(Base):
+    """A CRM employee's account on one bot. ``platform_user_id`` is empty until they first connect."""
+
+    __tablename__ = "crm_plugin_employee_links"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "platform_user_id"),
+        UniqueConstraint("bot_id", "crm_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    crm_user_id: Mapped[int] = mapped_column(index=True)
+    platform_user_id: Mapped[str | None] = mapped_column(String(64))
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[LinkStatus] = mapped_column(_enum(LinkStatus), default=LinkStatus.PENDING)
+    role_override: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    display_name: Mapped[str | None] = mapped_column(String(200))  # the messenger's name for the person
+    subscribed_stats: Mapped[bool] = mapped_column(default=False)
+    bound_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    bot: Mapped[Bot] = relationship(back_populates="links")
+
+
+class Invite(Base):
+    """A one-time deep-link token that binds whoever opens it to one CRM employee."""
+
+    __tablename__ = "crm_plugin_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    crm_user_id: Mapped[int]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BindingRequest(Base):
+    """A typed login, email or phone waiting for its one-time code or an admin's approval."""
+
+    __tablename__ = "crm_plugin_binding_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    crm_user_id: Mapped[int] = mapped_column(index=True)
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime]
+    approved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatState(Base):
+    """Where a conversation stands (e.g. waiting for photos of job 42): kept in the DB to survive restarts."""
+
+    __tablename__ = "crm_plugin_chat_states"
+
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboundKey(Base):
+    """The platform's own id of an inbound update: a retried update hits the unique constraint."""
+
+    __tablename__ = "crm_plugin_inbound_keys"
+    __table_args__ = (UniqueConstraint("bot_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Message(Base):
+    """The outbox and the message log in one: every incoming and outgoing message is a row."""
+
+    __tablename__ = "crm_plugin_messages"
+    __table_args__ = (
+        Index("ix_crm_plugin_messages_due", "status", "next_attempt_at"),
+        Index("ix_crm_plugin_messages_chat", "bot_id", "chat_id", "id"),
+        Index("ix_crm_plugin_messages_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("crm_plugin_employee_links.id", ondelete="SET NULL"),
+                                                index=True)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, 8))
+    kind: Mapped[str] = mapped_column(String(32))  # text, buttons, photo, album, document, location, ...
+    preview: Mapped[str] = mapped_column(String(500), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the neutral reply or event
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]  # a crashed worker's claim expires and the row is retried
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Attendance(Base):
+    __tablename__ = "crm_plugin_attendance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_user_id: Mapped[int] = mapped_column(index=True)
+    bot_id: Mapped[int | None] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    start_latitude: Mapped[float | None] = mapped_column(Float)
+    start_longitude: Mapped[float | None] = mapped_column(Float)
+    ended_at: Mapped[datetime | None]
+    end_latitude: Mapped[float | None] = mapped_column(Float)
+    end_longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class AccessGrant(Base):
+    """Admins allowed to manage the plugin. No rows: every CRM admin may."""
+
+    __tablename__ = "crm_plugin_access_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_user_id: Mapped[int] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FileCache(Base):
+    """A CRM file already uploaded to a platform: its platform file id, so it is not uploaded again."""
+
+    __tablename__ = "crm_plugin_file_cache"
+    __table_args__ = (UniqueConstraint("bot_id", "crm_file_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    crm_file_id: Mapped[int]
+    platform_file_id: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PluginSetting(Base):
+    """Settings an admin changes at run time (config keys stay in app.config)."""
+
+    __tablename__ = "crm_plugin_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
