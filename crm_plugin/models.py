@@ -61,7 +61,8 @@ class Direction(str, enum.Enum):
 
 
 class MessageStatus(str, enum.Enum):
-    RECEIVED = "received"  # incoming
+    RECEIVED = "received"  # incoming, waiting for the bot
+    HANDLED = "handled"  # incoming, the bot has answered
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"

@@ -154,7 +154,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('preview', sa.String(length=500), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('status', sa.Enum('received', 'queued', 'sending', 'sent', 'failed', name='messagestatus', native_enum=False, length=16), nullable=False),
+    sa.Column('status', sa.Enum('received', 'handled', 'queued', 'sending', 'sent', 'failed', name='messagestatus', native_enum=False, length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),

@@ -1,0 +1,38 @@
+"""One turn of a conversation: an incoming event and everything a handler may use to answer it.
+
+Handlers see no Flask request and no platform SDK: they read and write through the session and the
+gateway, and answer with neutral replies that go to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..chat import FileRef, Inbound, Reply
+from ..delivery.outbox import enqueue
+from ..host import CrmGateway
+from ..models import Bot, EmployeeLink
+
+
+@dataclass
+class Turn:
+    session: Session  # the plugin's tables, in the transaction of this turn
+    gateway: CrmGateway
+    bot: Bot
+    inbound: Inbound
+    settings: Mapping[str, Any]  # the app's CRM_PLUGIN_* config
+    download: Callable[[FileRef], bytes]  # the channel's download, for files the person sent
+    now: datetime
+    link: EmployeeLink | None = None  # the sender's binding on this bot, when there is one
+    sent: list[Reply] = field(default_factory=list)
+
+    def reply(self, reply: Reply) -> None:
+        """Answer the person who wrote."""
+        enqueue(self.session, bot_id=self.bot.id, chat_id=self.inbound.sender.chat_id, reply=reply,
+                link_id=self.link.id if self.link else None)
+        self.sent.append(reply)

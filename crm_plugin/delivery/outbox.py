@@ -1,0 +1,49 @@
+"""Writing to the outbox and the message log. Rows are added in the caller's transaction, so a message
+exists exactly when the change that caused it was committed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .. import chat
+from ..chat import Inbound, Reply, event_preview, reply_kind, reply_preview, reply_to_dict
+from ..models import Direction, Message, MessageStatus, utcnow
+
+
+def enqueue(session: Session, *, bot_id: int, chat_id: str, reply: Reply, link_id: int | None = None) -> Message:
+    """Queue one reply for delivery; the worker sends it."""
+    message = Message(
+        bot_id=bot_id, chat_id=chat_id, link_id=link_id, direction=Direction.OUT, kind=reply_kind(reply),
+        preview=reply_preview(reply), payload=reply_to_dict(reply), status=MessageStatus.QUEUED,
+        next_attempt_at=utcnow(),
+    )
+    session.add(message)
+    return message
+
+
+def log_inbound(session: Session, *, bot_id: int, inbound: Inbound, raw: dict[str, Any] | None = None,
+                link_id: int | None = None) -> Message:
+    """Record an incoming event; it waits (RECEIVED) until the worker runs the bot on it."""
+    kind, preview = event_preview(inbound.event)
+    message = Message(
+        bot_id=bot_id, chat_id=inbound.sender.chat_id, link_id=link_id, direction=Direction.IN, kind=kind,
+        preview=preview, payload={"inbound": inbound_to_dict(inbound), "raw": raw or {}},
+        status=MessageStatus.RECEIVED, next_attempt_at=utcnow(), platform_message_id=inbound.message_id,
+    )
+    session.add(message)
+    return message
+
+
+def inbound_to_dict(inbound: Inbound) -> dict[str, Any]:
+    return {"event_type": type(inbound.event).__name__, **asdict(inbound)}
+
+
+def inbound_from_dict(data: dict[str, Any]) -> Inbound:
+    event_cls = getattr(chat, data["event_type"])
+    event_data = dict(data["event"])
+    if "file" in event_data:
+        event_data["file"] = chat.FileRef(**event_data["file"])
+    return Inbound(chat.Sender(**data["sender"]), event_cls(**event_data), data.get("message_id"))

@@ -1,0 +1,84 @@
+"""Shared fixtures: a database per test (SQLite, and PostgreSQL when CRM_PLUGIN_TEST_DATABASE_URL is set),
+the demo CRM app with the plugin mounted and migrated, its test client and CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from crm_plugin import PluginState, get_state
+from crm_plugin.db import normalise_url
+
+POSTGRES_URL = os.environ.get("CRM_PLUGIN_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def _postgres_schema_url(schema: str) -> str:
+    # Each test gets a schema of its own, so parallel runs and sessions never see each other's rows.
+    url = make_url(normalise_url(POSTGRES_URL or ""))
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(normalise_url(POSTGRES_URL or ""))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_schema_url(schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def make_test_app(database_url: str, **config: object) -> Flask:
+    from crm_plugin.demo import create_app, init_db
+
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "CRM_PLUGIN_WORKER": "external",  # tests start workers themselves
+        "WTF_CSRF_ENABLED": False,
+        **config,
+    })
+    init_db(app)
+    return app
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = make_test_app(database_url)
+    yield app
+    state = get_state(app)
+    if state.worker is not None:
+        state.worker.stop()
+    state.db.dispose()
+
+
+@pytest.fixture
+def state(app: Flask) -> PluginState:
+    return get_state(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
