@@ -87,6 +87,7 @@ class CrmPlugin:
 
         from .admin import register_admin
         from .cli import cli
+        from . import webhooks  # noqa: F401  (adds its routes to the blueprint)
         from .blueprint import blueprint
 
         app.register_blueprint(blueprint, url_prefix=app.config["CRM_PLUGIN_URL_PREFIX"])

@@ -21,6 +21,19 @@ POSTGRES_URL = os.environ.get("CRM_PLUGIN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A database named for the run must be reachable: fail the run rather than skip its tests."""
+    if POSTGRES_URL:
+        engine = create_engine(normalise_url(POSTGRES_URL))
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+        except Exception as error:  # noqa: BLE001
+            pytest.exit(f"CRM_PLUGIN_TEST_DATABASE_URL={POSTGRES_URL} is unreachable: {error}", returncode=3)
+        finally:
+            engine.dispose()
+
+
 def _postgres_schema_url(schema: str) -> str:
     # Each test gets a schema of its own, so parallel runs and sessions never see each other's rows.
     url = make_url(normalise_url(POSTGRES_URL or ""))

@@ -49,6 +49,9 @@ class ParsedRequest:
     dedupe_key: str | None = None  # update_id / event_id / message_token
     response: str | dict[str, Any] | None = None  # VK "ok" or confirmation code; Slack challenge; None: 200 ""
     leads: list[dict[str, Any]] = field(default_factory=list)  # channel messages that become leads
+    # Platform user ids that unsubscribed from or blocked the bot (Viber "unsubscribed"): the webhook layer
+    # marks their links UNREACHABLE so delivery stops writing to them.
+    unreachable: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,39 @@
+# Two commands: `make demo` runs the demo CRM with the plugin; `make test` runs the test suite.
+# Each sets up what it needs on a fresh machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO := $(BIN)/flask --app crm_plugin.demo
+
+.PHONY: demo test chromium bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+# Debian's chromium: kaleido draws charts with it, the browser tests drive it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+
+demo: $(VENV)/.installed chromium
+	$(DEMO) crm-plugin db upgrade
+	$(DEMO) demo seed
+	HOST=$(HOST) PORT=$(PORT) $(DEMO) demo serve
+
+test: $(VENV)/.installed chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/broadcast.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info instance

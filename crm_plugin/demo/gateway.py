@@ -1,0 +1,232 @@
+"""DemoGateway: the host contract (crm_plugin.host.CrmGateway) over the demo CRM's tables.
+
+Each call runs in a session and transaction of its own on the demo's engine, so a call from the plugin's
+worker thread never shares (or rolls back) the state of a web request, and what it writes is committed
+before it returns: the demo's pages show it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+
+from flask import has_request_context
+from flask_login import current_user as login_user_proxy
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import host
+from ..phones import normalise_phone
+from . import models as m
+from .timeutil import day_bounds, local_day
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = (host.JobStatus.NEW, host.JobStatus.SCHEDULED)
+
+
+def to_host_user(user: m.User) -> host.User:
+    return host.User(id=user.id, login=user.login, full_name=user.full_name, email=user.email, phone=user.phone,
+                     active=user.active, is_admin=user.is_admin, roles=user.roles)
+
+
+def to_host_job(job: m.Job) -> host.Job:
+    client = job.order.client
+    return host.Job(
+        id=job.id, kind=job.kind, order_id=job.order_id, order_number=job.order.number, status=job.status,
+        scheduled_at=job.scheduled_at, address=job.address,
+        client=host.Client(id=client.id, name=client.name, phones=client.phones, address=client.address),
+        latitude=job.latitude, longitude=job.longitude, manager_comment=job.manager_comment,
+        assignee_id=job.assignee_id, updated_at=job.updated_at,
+    )
+
+
+def to_host_file(file: m.JobFile) -> host.JobFile:
+    return host.JobFile(id=file.id, job_id=file.job_id, order_id=file.order_id, kind=file.kind, name=file.name,
+                        content_type=file.content_type, size=file.size)
+
+
+class DemoGateway:
+    def __init__(self, db: SQLAlchemy) -> None:
+        self.db = db
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with Session(self.db.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # users
+
+    def current_user(self) -> host.User | None:
+        if not has_request_context() or not login_user_proxy.is_authenticated:
+            return None
+        return self.get_user(int(login_user_proxy.get_id()))
+
+    def get_user(self, user_id: int) -> host.User | None:
+        with self._session() as session:
+            user = session.get(m.User, user_id)
+            return to_host_user(user) if user else None
+
+    def list_users(self, *, active_only: bool = True, role: host.Role | None = None) -> list[host.User]:
+        stmt = select(m.User).order_by(m.User.full_name)
+        if active_only:
+            stmt = stmt.where(m.User.active.is_(True))
+        with self._session() as session:
+            users = [to_host_user(u) for u in session.scalars(stmt)]
+        if role is host.Role.ADMIN:
+            return [u for u in users if u.is_admin]
+        return [u for u in users if role is None or role in u.roles]
+
+    def find_users(self, identity: str) -> list[host.User]:
+        identity = identity.strip()
+        if not identity:
+            return []
+        matches = [func.lower(m.User.login) == identity.lower(), func.lower(m.User.email) == identity.lower()]
+        phone = normalise_phone(identity)
+        if phone:
+            matches.append(m.User.phone_e164 == phone)
+        with self._session() as session:
+            return [to_host_user(u) for u in session.scalars(select(m.User).where(or_(*matches)).order_by(m.User.id))]
+
+    def send_login_code(self, user_id: int, code: str) -> None:
+        with self._session() as session:
+            session.add(m.LoginCode(user_id=user_id, code=code))
+        log.info("login code delivered to the CRM inbox of user %s", user_id)
+
+    # jobs and their files
+
+    def get_job(self, job_id: int) -> host.Job | None:
+        with self._session() as session:
+            job = session.get(m.Job, job_id)
+            return to_host_job(job) if job else None
+
+    def list_jobs(self, query: host.JobQuery) -> list[host.Job]:
+        stmt = select(m.Job)
+        if query.assignee_id is not None:
+            stmt = stmt.where(m.Job.assignee_id == query.assignee_id)
+        if query.unassigned_only:
+            stmt = stmt.where(m.Job.assignee_id.is_(None))
+        if query.kind is not None:
+            stmt = stmt.where(m.Job.kind == query.kind)
+        if query.scheduled_from is not None:
+            stmt = stmt.where(m.Job.scheduled_at >= query.scheduled_from)
+        if query.scheduled_to is not None:
+            stmt = stmt.where(m.Job.scheduled_at < query.scheduled_to)
+        if query.statuses is not None:
+            stmt = stmt.where(m.Job.status.in_(list(query.statuses)))
+        stmt = stmt.order_by(m.Job.scheduled_at.is_(None), m.Job.scheduled_at, m.Job.id)
+        with self._session() as session:
+            return [to_host_job(j) for j in session.scalars(stmt).unique()]
+
+    def assign_job(self, job_id: int, user_id: int) -> bool:
+        # One conditional UPDATE: of two people taking the same job at once, exactly one row update wins.
+        with self._session() as session:
+            result = session.execute(
+                update(m.Job)
+                .where(m.Job.id == job_id, m.Job.assignee_id.is_(None), m.Job.status.in_(OPEN_STATUSES))
+                .values(assignee_id=user_id, status=host.JobStatus.SCHEDULED, updated_at=m.utcnow())
+                .execution_options(synchronize_session=False))
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def set_job_status(self, job_id: int, status: host.JobStatus, by_user_id: int) -> None:
+        with self._session() as session:
+            job = session.get(m.Job, job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            job.status = status
+            job.done_at = m.utcnow() if status in host.DONE_STATUSES else None
+            job.updated_at = m.utcnow()
+            # The order follows its visits, so the manager sees the progress in the orders list.
+            if status is host.JobStatus.MEASURED:
+                job.order.status = m.OrderStatus.CALCULATION
+            elif status is host.JobStatus.INSTALLED and job.kind is host.JobKind.INSTALLATION:
+                job.order.status = m.OrderStatus.DONE
+        log.info("job %s is %s (by user %s)", job_id, status.value, by_user_id)
+
+    def attach_file(self, job_id: int, file: host.NewFile, by_user_id: int) -> int:
+        with self._session() as session:
+            job = session.get(m.Job, job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            row = m.JobFile(job_id=job.id, order_id=job.order_id, kind=file.kind, name=file.name,
+                            content_type=file.content_type, size=len(file.data), data=file.data,
+                            uploaded_by_id=by_user_id)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def list_files(self, order_id: int, kinds: frozenset[host.FileKind] | None = None) -> list[host.JobFile]:
+        stmt = select(m.JobFile).where(m.JobFile.order_id == order_id).order_by(m.JobFile.id)
+        if kinds is not None:
+            stmt = stmt.where(m.JobFile.kind.in_(list(kinds)))
+        with self._session() as session:
+            return [to_host_file(f) for f in session.scalars(stmt)]
+
+    def read_file(self, file_id: int) -> bytes:
+        with self._session() as session:
+            data = session.scalar(select(m.JobFile.data).where(m.JobFile.id == file_id))
+        if data is None:
+            raise LookupError(f"no file {file_id}")
+        return bytes(data)
+
+    # leads and statistics
+
+    def create_lead(self, lead: host.LeadDraft) -> int:
+        """The new lead's id; a draft whose external_id is already stored (a platform retry) gives that lead."""
+        if lead.external_id and (existing := self._lead_id(lead.external_id)) is not None:
+            return existing
+        try:
+            with self._session() as session:
+                row = m.Lead(source=lead.source, text=lead.text, name=lead.name, phone=lead.phone,
+                             external_id=lead.external_id)
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:
+            existing = self._lead_id(lead.external_id) if lead.external_id else None
+            if existing is None:
+                raise
+            return existing  # a concurrent retry stored it first
+
+    def _lead_id(self, external_id: str) -> int | None:
+        with self._session() as session:
+            return session.scalar(select(m.Lead.id).where(m.Lead.external_id == external_id))
+
+    def metric(self, metric: host.Metric, start: date, end: date) -> host.MetricSeries:
+        """Per local day of the company's city, every day from start to end (inclusive) present."""
+        begin, finish = day_bounds(start, end)
+        stmt = _metric_rows(metric).where(_metric_time(metric) >= begin, _metric_time(metric) < finish)
+        sums: dict[date, float] = defaultdict(float)
+        with self._session() as session:
+            for moment, value in session.execute(stmt):
+                sums[local_day(moment)] += float(value or 0)
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        by_day = tuple((day, sums.get(day, 0.0)) for day in days)
+        return host.MetricSeries(metric=metric, start=start, end=end, total=sum(v for _, v in by_day),
+                                 by_day=by_day)
+
+
+def _metric_time(metric: host.Metric):  # type: ignore[no-untyped-def]
+    if metric in (host.Metric.MEASUREMENTS_DONE, host.Metric.INSTALLATIONS_DONE):
+        return m.Job.done_at
+    if metric is host.Metric.LEADS_CREATED:
+        return m.Lead.created_at
+    return m.Order.created_at
+
+
+def _metric_rows(metric: host.Metric):  # type: ignore[no-untyped-def]
+    """(time, value) rows of a metric: value 1 for counts, the amount for revenue."""
+    if metric is host.Metric.ORDERS_CREATED:
+        return select(m.Order.created_at, literal(1))
+    if metric is host.Metric.REVENUE:  # cancelled orders bring no money
+        return select(m.Order.created_at, m.Order.amount).where(m.Order.status != m.OrderStatus.CANCELLED)
+    if metric is host.Metric.LEADS_CREATED:
+        return select(m.Lead.created_at, literal(1))
+    kind, status = ((host.JobKind.MEASUREMENT, host.JobStatus.MEASURED) if metric is host.Metric.MEASUREMENTS_DONE
+                    else (host.JobKind.INSTALLATION, host.JobStatus.INSTALLED))
+    return select(m.Job.done_at, literal(1)).where(m.Job.kind == kind, m.Job.status == status)

@@ -1,0 +1,196 @@
+"""The demo CRM's own tables: employees, clients, orders, field jobs and their files, leads, and the inbox of
+login codes the CRM "delivers" to employees. Times are stored in UTC (aware datetimes)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask_login import UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Enum, ForeignKey, LargeBinary, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..host import FileKind, JobKind, JobStatus, Role
+from ..models import UtcDateTime
+from ..phones import normalise_phone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as the enum's value in a VARCHAR: the same on SQLite and PostgreSQL, no native type to migrate.
+    return Enum(cls, native_enum=False, values_callable=lambda members: [m.value for m in members], length=32)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class OrderStatus(str, enum.Enum):
+    NEW = "new"
+    MEASUREMENT = "measurement"
+    CALCULATION = "calculation"  # measured: the manager prices the windows
+    INSTALLATION = "installation"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+EMPLOYEE_ROLES = (Role.MEASURER, Role.INSTALLER, Role.MANAGER)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "demo_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))  # as typed; shown as is
+    phone_e164: Mapped[str | None] = mapped_column(String(16), index=True)  # normalised, for look-ups
+    active: Mapped[bool] = mapped_column(default=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    # Comma-separated subset of measurer, installer, manager: a handful of fixed roles needs no join table.
+    roles_text: Mapped[str] = mapped_column("roles", String(100), default="")
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(Role(r) for r in self.roles_text.split(",") if r)
+
+    @roles.setter
+    def roles(self, roles: frozenset[Role] | set[Role] | list[Role]) -> None:
+        self.roles_text = ",".join(sorted(Role(r).value for r in roles))
+
+    def has_role(self, role: Role) -> bool:
+        return self.is_admin or role in self.roles
+
+    @validates("phone")
+    def _normalise_phone(self, _key: str, phone: str | None) -> str | None:
+        self.phone_e164 = normalise_phone(phone)
+        return phone
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive users
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class Client(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "demo_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phones_text: Mapped[str] = mapped_column("phones", String(200), default="")  # comma-separated
+    address: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def phones(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.phones_text.split(",") if p.strip())
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Order(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "demo_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # З-2026-0153
+    client_id: Mapped[int] = mapped_column(ForeignKey("demo_clients.id"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))  # roubles
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus), default=OrderStatus.NEW)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("demo_users.id"))
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    manager: Mapped[User | None] = relationship()
+    jobs: Mapped[list[Job]] = relationship(back_populates="order", order_by="Job.id")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Job(db.Model):  # type: ignore[name-defined,misc]
+    """A measurement or an installation visit of an order."""
+
+    __tablename__ = "demo_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind))
+    order_id: Mapped[int] = mapped_column(ForeignKey("demo_orders.id"), index=True)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.NEW)
+    scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(300))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    manager_comment: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("demo_users.id"), index=True)
+    done_at: Mapped[datetime | None]  # when it became measured/installed: the statistics count by it
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="jobs", lazy="joined")
+    assignee: Mapped[User | None] = relationship()
+    files: Mapped[list[JobFile]] = relationship(back_populates="job", order_by="JobFile.id")
+
+
+class JobFile(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "demo_job_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("demo_jobs.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("demo_orders.id"), index=True)
+    kind: Mapped[FileKind] = mapped_column(_enum(FileKind))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("demo_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="files")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Lead(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "demo_leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))  # "сайт", "slack:#sales", "vk:club123"
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LoginCode(db.Model):  # type: ignore[name-defined,misc]
+    """A message the CRM delivered to an employee's CRM inbox: the bot's one-time binding code."""
+
+    __tablename__ = "demo_login_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("demo_users.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")

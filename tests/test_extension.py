@@ -1,0 +1,87 @@
+"""Mounting the plugin into a host: extension state, config, blueprint, admin tab, CLI, start-up errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import inspect
+
+from crm_plugin import CrmPlugin, PluginStartupError, get_state
+from crm_plugin.demo.gateway import DemoGateway
+from crm_plugin.migrate import current_revision, head_revision
+
+from .conftest import make_test_app
+
+
+def test_state_config_and_blueprint(app: Flask) -> None:
+    state = get_state(app)
+    assert app.extensions["crm_plugin"] is state
+    assert app.config["CRM_PLUGIN_URL_PREFIX"] == "/crm-plugin"
+    assert app.test_client().get("/crm-plugin/health").json == {"status": "ok"}
+    assert "crm_plugin_dashboard.index" in app.view_functions
+
+
+def test_config_keys_are_overridable_and_prefix_moves_routes(database_url: str) -> None:
+    app = make_test_app(database_url, CRM_PLUGIN_URL_PREFIX="/bots", CRM_PLUGIN_LANGUAGE="en")
+    assert app.config["CRM_PLUGIN_LANGUAGE"] == "en"
+    client = app.test_client()
+    assert client.get("/bots/health").status_code == 200
+    assert client.get("/crm-plugin/health").status_code == 404
+    get_state(app).db.dispose()
+
+
+def test_missing_gateway_stops_with_one_line() -> None:
+    app = Flask("host")
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    with pytest.raises(PluginStartupError) as caught:
+        CrmPlugin(app)
+    assert "gateway=" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_gateway_missing_methods_is_refused() -> None:
+    class Half:
+        def get_user(self, user_id: int) -> None: ...
+
+    with pytest.raises(PluginStartupError, match="does not implement crm_plugin.host.CrmGateway"):
+        CrmPlugin(Flask("host"), gateway=Half())  # type: ignore[arg-type]
+
+
+def test_unmigrated_database_stops_start_up(tmp_path: Path) -> None:
+    from crm_plugin.demo import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db",
+                      "CRM_PLUGIN_WORKER": "external"})
+    with pytest.raises(PluginStartupError) as caught:
+        get_state(app).ensure_ready()
+    message = str(caught.value)
+    assert "flask crm-plugin db upgrade" in message and "none" in message and "\n" not in message
+    result = app.test_cli_runner().invoke(args=["crm-plugin", "check"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {message}"]
+
+
+def test_db_upgrade_downgrade_with_own_version_table(app: Flask) -> None:
+    state = get_state(app)
+    runner = app.test_cli_runner()
+    engine = state.db.engine
+    assert current_revision(engine, state.manifest) == head_revision(state.manifest)
+    tables = set(inspect(engine).get_table_names())
+    assert {"crm_plugin_messages", "crm_plugin_bots", "crm_plugin_alembic_version"} <= tables
+    assert "alembic_version" not in tables  # the host's own Alembic table is never touched
+
+    result = runner.invoke(args=["crm-plugin", "db", "downgrade"])
+    assert result.exit_code == 0, result.output
+    left = set(inspect(engine).get_table_names())
+    assert not {t for t in left if t.startswith("crm_plugin_") and t != "crm_plugin_alembic_version"}
+    host_tables = {t for t in tables if not t.startswith("crm_plugin")}
+    assert host_tables and host_tables <= left  # the host's tables stay
+
+    result = runner.invoke(args=["crm-plugin", "db", "upgrade"])
+    assert result.exit_code == 0 and head_revision(state.manifest) in result.output
+    assert runner.invoke(args=["crm-plugin", "check"]).exit_code == 0
+
+
+def test_gateway_is_the_demo_one(app: Flask) -> None:
+    assert isinstance(get_state(app).gateway, DemoGateway)
