@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import events as _events  # noqa: F401  (connects the host signals)
+from . import notifications as _notifications  # noqa: F401  (host events -> messages to field staff)
 from ._version import __version__
 from .errors import PluginStartupError
 from .extension import CrmPlugin, PluginState, get_state

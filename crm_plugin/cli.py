@@ -64,3 +64,53 @@ def check() -> None:
     except PluginStartupError as error:
         fail_cleanly(error)
     click.echo(f"crm_plugin {get_state().manifest.version} ready on {current_app.name}")
+
+
+@cli.command("worker", help="Deliver the outbox and run the bot on incoming messages until SIGTERM/SIGINT. "
+                            "Run several (on several hosts) with PostgreSQL; share rate limits with "
+                            "CRM_PLUGIN_REDIS_URL.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Sender threads (CRM_PLUGIN_WORKER_CONCURRENCY, default 8).")
+@click.option("--lease", type=click.FloatRange(1), default=None,
+              help="Seconds a claimed row stays ours; a crashed worker's rows are retried after it "
+                   "(CRM_PLUGIN_WORKER_LEASE, default 60).")
+@click.option("--poll", type=click.FloatRange(0.05), default=None,
+              help="Seconds between looks for rows written by other processes (CRM_PLUGIN_WORKER_POLL, default 1).")
+@with_appcontext
+def worker(concurrency: int | None, lease: float | None, poll: float | None) -> None:
+    from .delivery.worker import Worker
+
+    state = get_state()
+    try:
+        state.ensure_ready()
+    except PluginStartupError as error:
+        fail_cleanly(error)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = {name: value for name, value in (("concurrency", concurrency), ("lease", lease), ("poll", poll))
+               if value is not None}
+    state.worker = Worker.for_app(current_app._get_current_object(), **options)  # type: ignore[attr-defined]
+    click.echo(f"crm_plugin worker {state.worker.id} started; stop it with Ctrl+C or SIGTERM")
+    state.worker.run_forever()
+
+
+@cli.command("poll", help="Receive Telegram and VK updates by long polling, for an install without a public "
+                          "URL (it removes the Telegram webhook). The worker answers them.")
+@click.option("--timeout", type=click.IntRange(1, 50), default=25, help="Seconds of one long poll.")
+@with_appcontext
+def poll(timeout: int) -> None:
+    import signal
+
+    from .polling import Poller
+
+    state = get_state()
+    try:
+        state.ensure_ready()
+    except PluginStartupError as error:
+        fail_cleanly(error)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    poller = Poller(state, timeout=timeout)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: poller.stop())
+    poller.run_forever()

@@ -87,7 +87,8 @@ class CrmPlugin:
 
         from .admin import register_admin
         from .cli import cli
-        from . import webhooks  # noqa: F401  (adds its routes to the blueprint)
+        from . import media, webhooks  # noqa: F401  (they add their routes to the blueprint)
+        from . import webchat_routes  # noqa: F401  (the web chat's JSON API)
         from .blueprint import blueprint
 
         app.register_blueprint(blueprint, url_prefix=app.config["CRM_PLUGIN_URL_PREFIX"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import bot as conversation
@@ -21,7 +21,7 @@ from .chat import Inbound, TextReply
 from .delivery.outbox import enqueue, inbound_from_dict, log_inbound
 from .extension import PluginState
 from .host import LeadDraft
-from .models import Bot, Direction, EmployeeLink, InboundKey, Message, MessageStatus, utcnow
+from .models import Bot, Direction, EmployeeLink, InboundKey, LinkStatus, Message, MessageStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,12 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
             for inbound in parsed.inbound:
                 link = _link_of(session, bot_id, inbound)
                 log_inbound(session, bot_id=bot_id, inbound=inbound, raw=raw, link_id=link.id if link else None)
+            for platform_user_id in parsed.unreachable:  # e.g. Viber "unsubscribed": stop writing to them
+                session.execute(update(EmployeeLink)
+                                .where(EmployeeLink.bot_id == bot_id,
+                                       EmployeeLink.platform_user_id == platform_user_id,
+                                       EmployeeLink.status == LinkStatus.BOUND)
+                                .values(status=LinkStatus.UNREACHABLE))
             for lead in parsed.leads:
                 session.add(Message(
                     bot_id=bot_id, chat_id=str(lead.get("source", "")), direction=Direction.IN, kind=LEAD_KIND,
@@ -81,6 +87,7 @@ def handle_received(state: PluginState, message_id: int) -> None:
 def _run_bot(state: PluginState, session: Any, bot: Bot, message: Message) -> None:
     inbound = inbound_from_dict(message.payload["inbound"])
     channel = channel_for(state, bot)
+    channel.acknowledge(inbound)  # e.g. stop the spinner on a pressed Telegram button; best effort
     turn = Turn(session=session, gateway=state.gateway, bot=bot, inbound=inbound, settings=state.config,
                 download=channel.download, now=utcnow(), link=_link_of(session, bot.id, inbound))
     conversation.handle(turn)
@@ -94,7 +101,7 @@ def _create_lead(state: PluginState, bot: Bot, message: Message) -> None:
     profile = getattr(channel, "user_profile", None)
     if profile is not None and lead.get("user_id") and not lead.get("name"):
         details = profile(lead["user_id"])  # Slack: the author's name and email, resolved here, not in the webhook
-        lead.setdefault("name", details.get("name"))
+        lead["name"] = details.get("name")
     state.gateway.create_lead(LeadDraft(
         source=str(lead.get("source", bot.platform.value)), text=str(lead.get("text", "")),
         name=lead.get("name"), phone=lead.get("phone"), external_id=lead.get("external_id"),

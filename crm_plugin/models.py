@@ -10,7 +10,8 @@ import enum
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -178,6 +179,10 @@ class InboundKey(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+# Rows the worker still has to process; the partial index below and the claim queries share this text.
+PENDING_STATUSES_SQL = "status IN ('received', 'queued', 'sending')"
+
+
 class Message(Base):
     """The outbox and the message log in one: every incoming and outgoing message is a row."""
 
@@ -186,6 +191,9 @@ class Message(Base):
         Index("ix_crm_plugin_messages_due", "status", "next_attempt_at"),
         Index("ix_crm_plugin_messages_chat", "bot_id", "chat_id", "id"),
         Index("ix_crm_plugin_messages_created", "created_at"),
+        # Only the rows still to deliver or handle: the worker's per-chat order check reads just these.
+        Index("ix_crm_plugin_messages_pending", "bot_id", "chat_id", "id",
+              sqlite_where=text(PENDING_STATUSES_SQL), postgresql_where=text(PENDING_STATUSES_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -17,6 +17,12 @@ from sqlalchemy.engine import make_url
 from crm_plugin import PluginState, get_state
 from crm_plugin.db import normalise_url
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives a real headless Chromium (Playwright); "
+                                       "deselect with -m 'not browser'")
+
+
 POSTGRES_URL = os.environ.get("CRM_PLUGIN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 

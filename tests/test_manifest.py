@@ -67,3 +67,9 @@ def test_missing_and_unparsable_files(tmp_path: Path) -> None:
     broken.write_text("[plugin\nname = 1", encoding="utf-8")
     with pytest.raises(ManifestError, match="not valid TOML"):
         load_manifest(broken)
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    missing = [s.key for s in load_manifest().settings if f"`{s.key}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"

@@ -1,19 +1,62 @@
-"""The admin tab "Боты, Пользователи" in the host's Flask-Admin (or the plugin's own Admin)."""
+"""The admin tab "Боты, Пользователи" in the host's Flask-Admin (or the plugin's own Admin when it has none).
+
+The menu entries, their names and order come from plugin.toml ([[admin.menu]]); each endpoint's prefix names
+the view class below. The views work on the plugin's own database through one scoped session per app
+context, removed at teardown.
+"""
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Callable
+
 from flask import Flask
-from flask_admin import Admin
+from flask_admin import Admin, BaseView
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from ..extension import PluginState
+from .access_view import AccessView
+from .bots import BotView
 from .dashboard import DashboardView
+from .employees import EmployeeView
+from .i18n import lazy_t
+from .messages import MessageView
+from .timesheet import TimesheetView
+from .webchat import WebChatView
+
+log = logging.getLogger(__name__)
+
+# endpoint -> (view factory, url under the admin). Model views take the scoped session first.
+VIEWS: dict[str, tuple[Callable[..., BaseView], str]] = {
+    "crm_plugin_dashboard": (lambda _session, **kw: DashboardView(**kw), "crm-plugin"),
+    "crm_plugin_bots": (lambda session, **kw: BotView(session, **kw), "crm-plugin/bots"),
+    "crm_plugin_employees": (lambda session, **kw: EmployeeView(session, **kw), "crm-plugin/employees"),
+    "crm_plugin_access": (lambda session, **kw: AccessView(session, **kw), "crm-plugin/access"),
+    "crm_plugin_messages": (lambda session, **kw: MessageView(session, **kw), "crm-plugin/messages"),
+    "crm_plugin_timesheet": (lambda _session, **kw: TimesheetView(**kw), "crm-plugin/timesheet"),
+    "crm_plugin_webchat": (lambda _session, **kw: WebChatView(**kw), "crm-plugin/webchat"),
+}
 
 
 def register_admin(app: Flask, state: PluginState) -> Admin:
     admins: list[Admin] = app.extensions.get("admin", [])
     admin = admins[0] if admins else Admin(app, name="CRM Bots", url=state.setting("URL_PREFIX") + "/admin",
                                            endpoint="crm_plugin_admin")
+    session = scoped_session(sessionmaker(bind=state.db.engine, expire_on_commit=False))
+    app.teardown_appcontext(lambda _exc: session.remove())
     category = state.setting("ADMIN_CATEGORY")
-    admin.add_view(DashboardView(name="Обзор", category=category, endpoint="crm_plugin_dashboard",
-                                 url="crm-plugin"))
+    for entry in state.manifest.admin_menu:
+        endpoint = entry.endpoint.split(".", 1)[0]
+        if endpoint not in VIEWS:
+            log.debug("admin menu entry %s is registered by its own module", entry.endpoint)
+            continue
+        factory, url = VIEWS[endpoint]
+        with warnings.catch_warnings():
+            # Flask-Admin 2 prefers a Flask-SQLAlchemy object; the plugin's own engine has none, and a
+            # scoped session is the documented way for plain SQLAlchemy.
+            warnings.filterwarnings("ignore", "Passing a session object directly", DeprecationWarning)
+            view = factory(session, name=lazy_t(entry.name), category=category or entry.category,
+                           endpoint=endpoint, url=url)
+        admin.add_view(view)
     return admin

@@ -1,26 +1,93 @@
-"""The base of every plugin admin view: the access check and the plugin's templates."""
+"""The base of every plugin admin view: the access check, CSRF for its own buttons, its templates' helpers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_admin import BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.form import SecureForm
 
 from ..extension import get_state
+from ..host import User
 from .access import can_manage
+from .i18n import t
+
+
+class CsrfForm(SecureForm):
+    """Only Flask-Admin's session CSRF token: every plugin button that changes something posts one."""
+
+
+def csrf_token() -> str:
+    return str(CsrfForm().csrf_token.current_token)
+
+
+def csrf_ok() -> bool:
+    return CsrfForm(request.form).validate()
+
+
+def crm_user(user_id: int | None) -> User | None:
+    """A CRM user through the gateway, looked up once per request (a list page shows each many times)."""
+    if user_id is None:
+        return None
+    cache: dict[int, User | None] = g.setdefault("crm_plugin_users", {})
+    if user_id not in cache:
+        cache[user_id] = get_state().gateway.get_user(user_id)
+    return cache[user_id]
+
+
+def user_label(user_id: int | None) -> str:
+    user = crm_user(user_id)
+    if user is None:
+        return t("— удалён —") if user_id is not None else "—"
+    return user.full_name
 
 
 class ProtectedView:
-    """Mixin: a user without plugin access gets 403 and no data."""
+    """Mixin: a user without plugin access gets 403 and no data (a stranger is sent to the CRM's login)."""
 
     def is_accessible(self) -> bool:
-        state = get_state()
-        return can_manage(state, state.gateway.current_user())
+        # Once per request: the menu asks every view, and on SQLite a second read transaction would wait
+        # for the list page's own open one.
+        if "crm_plugin_can_manage" not in g:
+            state = get_state()
+            g.crm_plugin_can_manage = can_manage(state, state.gateway.current_user())
+        return bool(g.crm_plugin_can_manage)
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
+        login_view = getattr(getattr(current_app, "login_manager", None), "login_view", None)
+        if login_view and get_state().gateway.current_user() is None:
+            return redirect(url_for(login_view, next=request.full_path))
         abort(403)
+
+    @property
+    def extra_css(self) -> list[str]:
+        return [url_for("crm_plugin.static", filename="crm_plugin/admin.css")]
+
+    @property
+    def extra_js(self) -> list[str]:
+        return [url_for("crm_plugin.static", filename="crm_plugin/admin.js")]
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        kwargs.setdefault("t", t)
+        kwargs.setdefault("admin_csrf", csrf_token)
+        kwargs.setdefault("user_label", user_label)
+        return super().render(template, **kwargs)  # type: ignore[misc,no-any-return]
 
 
 class PluginBaseView(ProtectedView, BaseView):
     pass
+
+
+class PluginModelView(ProtectedView, ModelView):
+    """A Flask-Admin model view over the plugin's own session (state.db), with Flask-Admin's CSRF token."""
+
+    form_base_class = SecureForm
+    page_size = 50
+    can_set_page_size = False
+    named_filter_urls = True
+
+    def get_filter_arg(self, index: int, flt: Any) -> str:
+        # Short English names in URLs (?flt0_status=failed) instead of slugs of the Russian labels.
+        return getattr(flt, "url_name", None) or super().get_filter_arg(index, flt)

@@ -1,33 +1,45 @@
-"""The tab's first page: bots and their state, bound employees, today's messages, recent failures."""
+"""The tab's first page: bots and their state, employees bound per bot, today's messages, the last day's
+failures with their latest errors."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from flask_admin import expose
 from sqlalchemy import func, select
 
+from ..bots import PLATFORM_LABELS
 from ..extension import get_state
-from ..models import Bot, EmployeeLink, LinkStatus, Message, MessageStatus
+from ..models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus
 from .base import PluginBaseView
+from .filters import company_tz
+
+LATEST_FAILURES = 10
 
 
 class DashboardView(PluginBaseView):
     @expose("/")
-    def index(self) -> str:
+    def index(self) -> Any:
         state = get_state()
         now = datetime.now(timezone.utc)
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        day_start = datetime.now(company_tz()).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = now - timedelta(hours=24)
         with state.db.session() as session:
             bots = session.scalars(select(Bot).order_by(Bot.id)).all()
-            bound = dict(session.execute(
-                select(EmployeeLink.bot_id, func.count()).where(EmployeeLink.status == LinkStatus.BOUND)
-                .group_by(EmployeeLink.bot_id)).all())
-            messages_today = session.scalar(select(func.count()).select_from(Message)
-                                             .where(Message.created_at >= day_start))
-            failures = session.scalars(
-                select(Message).where(Message.status == MessageStatus.FAILED,
-                                      Message.created_at >= now - timedelta(hours=24))
-                .order_by(Message.id.desc()).limit(10)).all()
-        return self.render("crm_plugin/admin/dashboard.html", bots=bots, bound=bound,
-                           messages_today=messages_today, failures=failures, version=state.manifest.version)
+            links = {(bot_id, status): count for bot_id, status, count in session.execute(
+                select(EmployeeLink.bot_id, EmployeeLink.status, func.count())
+                .group_by(EmployeeLink.bot_id, EmployeeLink.status))}
+            today = dict(session.execute(select(Message.direction, func.count())
+                                         .where(Message.created_at >= day_start).group_by(Message.direction)).all())
+            failed = select(Message).where(Message.status == MessageStatus.FAILED, Message.created_at >= since)
+            failures_count = session.scalar(select(func.count()).select_from(failed.subquery()))
+            failures = session.scalars(failed.order_by(Message.id.desc()).limit(LATEST_FAILURES)).all()
+            queued = session.scalar(select(func.count()).select_from(Message)
+                                    .where(Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING))))
+        return self.render(
+            "crm_plugin/admin/dashboard.html", bots=bots, links=links, LinkStatus=LinkStatus,
+            incoming_today=today.get(Direction.IN, 0), outgoing_today=today.get(Direction.OUT, 0),
+            failures_count=failures_count or 0, failures=failures, queued=queued or 0,
+            bot_names={bot.id: str(bot) for bot in bots}, platform_labels=PLATFORM_LABELS,
+            version=state.manifest.version, polling=not state.setting("PUBLIC_URL"))

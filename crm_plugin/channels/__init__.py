@@ -29,6 +29,10 @@ def channel_class(platform: Platform) -> type[Channel]:
 def channel_for(state: PluginState, bot: Bot, **options: Any) -> Channel:
     """The adapter for a stored bot, with its decrypted credentials and the configured API URL."""
     _, _, url_key = _ADAPTERS[bot.platform]
+    if bot.platform == Platform.VIBER:
+        from ..media import media_url
+
+        options.setdefault("media_url", lambda crm_file_id: media_url(state, crm_file_id))
     return channel_class(bot.platform)(
         state.secrets.open(bot.credentials_encrypted),
         api_url=state.setting(url_key) if url_key else "",

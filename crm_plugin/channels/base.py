@@ -118,6 +118,11 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     def webhook_info(self) -> WebhookInfo: ...
 
+    def acknowledge(self, inbound: Inbound) -> None:
+        """Tell the platform an interactive event was received (Telegram answerCallbackQuery, VK
+        sendMessageEventAnswer) so the pressed button stops spinning; best effort, never raises.
+        Default: nothing to answer."""
+
     def group_rate(self, chat_id: str) -> float | None:
         """Messages a second allowed to this chat when it is a group (Telegram: 20 a minute), else None."""
         return None

@@ -105,19 +105,30 @@ class TelegramChannel(Channel):
         caption = reply.caption
         for run in render.group_by_kind(reply.files):
             for chunk in render.album_chunks(run):
-                media = [files.cached_id(f.crm_file_id) or self._upload(f, files) for f in chunk]
-                if len(chunk) == 1:
-                    sent = [self._send_one(chat_id, chunk[0], media[0], caption)]
-                else:
-                    items = [render.input_media(f, m, caption if i == 0 else None)
-                             for i, (f, m) in enumerate(zip(chunk, media))]
-                    sent = self._call("sendMediaGroup", self.bot.send_media_group, chat_id, items)
+                media: list[str | types.InputFile] = [files.cached_id(f.crm_file_id) or self._upload(f, files)
+                                                      for f in chunk]
+                try:
+                    sent = self._send_chunk(chat_id, chunk, media, caption)
+                except SendError as exc:
+                    # A remembered file id this bot cannot use (another token, or expired): upload afresh once.
+                    if "file identifier" not in str(exc) or all(not isinstance(m, str) for m in media):
+                        raise
+                    media = [self._upload(f, files) for f in chunk]
+                    sent = self._send_chunk(chat_id, chunk, media, caption)
                 caption = None  # the caption goes with the first message only
-                for file, used, message in zip(chunk, media, sent):
+                for file, used, message in zip(chunk, media, sent, strict=False):
                     ids.append(str(message.message_id))
                     if not isinstance(used, str):
                         self._remember(file, message, files)
         return ids
+
+    def _send_chunk(self, chat_id: str, chunk: list[OutFile], media: list[str | types.InputFile],
+                    caption: str | None) -> list[types.Message]:
+        if len(chunk) == 1:
+            return [self._send_one(chat_id, chunk[0], media[0], caption)]
+        items = [render.input_media(f, m, caption if i == 0 else None)
+                 for i, (f, m) in enumerate(zip(chunk, media, strict=True))]
+        return self._call("sendMediaGroup", self.bot.send_media_group, chat_id, items)
 
     def _send_one(self, chat_id: str, file: OutFile, media: Any, caption: str | None) -> types.Message:
         if file.kind is FileKindOut.PHOTO:
@@ -138,9 +149,16 @@ class TelegramChannel(Channel):
     def download(self, file: FileRef) -> bytes:
         if file.size is not None and file.size > DOWNLOAD_LIMIT:
             raise FileTooLarge(_too_large(file.size))
-        info = self._call("getFile", self.bot.get_file, file.file_id)
+        try:
+            info = self._call("getFile", self.bot.get_file, file.file_id)
+        except SendError as exc:
+            if "file is too big" in str(exc):  # the Bot API's own refusal of files over 20 MB
+                raise FileTooLarge(_too_large(file.size or DOWNLOAD_LIMIT + 1)) from exc
+            raise
         if info.file_size is not None and info.file_size > DOWNLOAD_LIMIT:
             raise FileTooLarge(_too_large(info.file_size))
+        if not info.file_path:
+            raise SendError(f"Telegram getFile: no file_path for {file.file_id}", permanent=True)
         try:
             response = self.route.get(self.route.file_url(info.file_path))
         except CALL_ERRORS as exc:
@@ -193,6 +211,8 @@ class TelegramChannel(Channel):
 
     # --- calls -----------------------------------------------------------------------------------------
     def _call(self, method: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self.route.token:
+            raise SendError("Telegram: the bot has no token", permanent=True)
         with bound(self.route):
             try:
                 return fn(*args, **kwargs)
@@ -201,6 +221,8 @@ class TelegramChannel(Channel):
 
     def _admin_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A settings call; failures become CredentialsError in plain Russian for the admin."""
+        if not self.route.token:
+            raise CredentialsError("Не задан токен бота Telegram: скопируйте его из @BotFather")
         try:
             return self._call(fn.__name__, fn, *args, **kwargs)
         except SendError as exc:

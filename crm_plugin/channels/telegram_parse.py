@@ -48,7 +48,7 @@ def _inbound(update: types.Update) -> list[Inbound]:
     message = update.message
     if message is None or message.from_user is None:
         return []  # edits, channel posts, member updates...: nothing for the bot
-    event = _message_event(message)
+    event = _message_event(message, message.from_user)
     if event is None:
         return []
     return [Inbound(_sender(message.from_user, message.chat), event, str(message.message_id))]
@@ -64,7 +64,7 @@ def _callback(query: types.CallbackQuery) -> list[Inbound]:
     return [Inbound(_sender(query.from_user, chat), ButtonPress(data, callback_id=str(query.id)), message_id)]
 
 
-def _message_event(message: types.Message) -> Event | None:
+def _message_event(message: types.Message, sender: types.User) -> Event | None:
     if message.text is not None:
         text = _require_str(message.text, "message.text")
         command, _, rest = text.partition(" ")
@@ -74,7 +74,7 @@ def _message_event(message: types.Message) -> Event | None:
     if message.contact is not None:
         contact = message.contact
         phone = _require_str(contact.phone_number, "contact.phone_number")
-        return Contact(phone, own=contact.user_id is not None and contact.user_id == message.from_user.id)
+        return Contact(phone, own=contact.user_id is not None and contact.user_id == sender.id)
     if message.photo:
         largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
         file = FileRef(_require_str(largest.file_id, "photo.file_id"), content_type="image/jpeg",

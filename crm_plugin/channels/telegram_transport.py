@@ -71,7 +71,7 @@ def install() -> None:
         if _installed:
             return
         _previous_sender = apihelper.CUSTOM_REQUEST_SENDER
-        apihelper.CUSTOM_REQUEST_SENDER = _send
+        apihelper.CUSTOM_REQUEST_SENDER = _send  # type: ignore[assignment]
         _installed = True
 
 

@@ -107,8 +107,10 @@ def _event(kind: str, message: dict[str, Any], sender: Sender) -> Event:
         # shown) and its tracking_data comes back with the reply. Anything else is a forwarded card.
         own = message.get("tracking_data") == SHARE_PHONE_TRACKING
         return Contact(str(message["contact"]["phone_number"]), own=own)
-    # Stickers, URLs and anything new: keep what a person can read as text, so the bot can answer "не понял".
-    return Text(str(message.get("text") or message.get("media") or f"[{kind}]"))
+    if kind == "url":
+        return Text(str(message["media"]))
+    # Stickers and anything new: a readable placeholder, so the bot can answer "не понял".
+    return Text(str(message.get("text") or f"[{kind}]"))
 
 
 def _text_event(text: str) -> Event:

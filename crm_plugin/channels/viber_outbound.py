@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +16,6 @@ from viberbot.api.messages.message import Message
 from ..chat import Button, ButtonKind, FileKindOut, Keyboard, LocationReply, MediaReply, TextReply
 from .base import FileStore, SendError
 from .viber_inbound import BUTTON_PREFIX, SHARE_PHONE_TRACKING, START_PREFIX
-
-log = logging.getLogger(__name__)
 
 ROW_COLUMNS = 6  # a Viber keyboard row is 6 columns wide
 SHARE_PHONE_API = 4  # share-phone needs API 3, InputFieldState (hiding the input field) API 4
@@ -40,7 +37,11 @@ class ViberApiError(Exception):
 
 
 class ViberHttpError(Exception):
-    """No Viber answer: connection refused, dropped, timed out, HTTP 5xx or a body that is not JSON."""
+    """No Viber answer: connection refused, dropped, timed out, an HTTP error or a body that is not JSON."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ViberRequestSender(ApiRequestSender):
@@ -67,6 +68,8 @@ class ViberRequestSender(ApiRequestSender):
                                           headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
             raise ViberHttpError(f"{endpoint}: {exc.__class__.__name__}: {exc}") from exc
+        if response.status_code == 429:  # Viber says status 12, but a proxy in front of it may say 429
+            raise ViberHttpError(f"{endpoint}: HTTP 429", retry_after=_seconds(response.headers.get("Retry-After")))
         if response.status_code != 200:
             raise ViberHttpError(f"{endpoint}: HTTP {response.status_code}")
         try:
@@ -76,7 +79,8 @@ class ViberRequestSender(ApiRequestSender):
         if not isinstance(result, dict):
             raise ViberHttpError(f"{endpoint}: unexpected answer {result!r}")
         if result.get("status") != 0:
-            raise ViberApiError(int(result.get("status", -1)), str(result.get("status_message", "")))
+            status = result.get("status")
+            raise ViberApiError(status if isinstance(status, int) else -1, str(result.get("status_message", "")))
         return result
 
 
@@ -87,7 +91,16 @@ def send_error(exc: Exception) -> SendError:
         if exc.status == RATE_LIMITED_STATUS:
             return SendError(str(exc), retry_after=RATE_LIMIT_WAIT)
         return SendError(str(exc), permanent=exc.status in PERMANENT_STATUSES)
+    if isinstance(exc, ViberHttpError) and exc.retry_after is not None:
+        return SendError(str(exc), retry_after=exc.retry_after)
     return SendError(str(exc))  # ViberHttpError: transient
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return max(float(value or ""), 0.0)
+    except ValueError:
+        return RATE_LIMIT_WAIT
 
 
 # --- rendering ------------------------------------------------------------------------------------
@@ -166,6 +179,3 @@ def render_location(reply: LocationReply) -> list[Message]:
     pin = LocationMessage(location=Location(lat=reply.latitude, lon=reply.longitude))
     return [TextMessage(text=reply.title), pin] if reply.title else [pin]
 
-
-def payload_preview(message: Message) -> str:
-    return json.dumps(message.to_dict(), ensure_ascii=False)[:200]

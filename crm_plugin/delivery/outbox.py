@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from .. import chat
 from ..chat import Inbound, Reply, event_preview, reply_kind, reply_preview, reply_to_dict
 from ..models import Direction, Message, MessageStatus, utcnow
+from . import notify
 
 
 def enqueue(session: Session, *, bot_id: int, chat_id: str, reply: Reply, link_id: int | None = None) -> Message:
@@ -21,6 +22,7 @@ def enqueue(session: Session, *, bot_id: int, chat_id: str, reply: Reply, link_i
         next_attempt_at=utcnow(),
     )
     session.add(message)
+    notify.mark(session)
     return message
 
 
@@ -34,7 +36,25 @@ def log_inbound(session: Session, *, bot_id: int, inbound: Inbound, raw: dict[st
         status=MessageStatus.RECEIVED, next_attempt_at=utcnow(), platform_message_id=inbound.message_id,
     )
     session.add(message)
+    notify.mark(session)
     return message
+
+
+def resend(session: Session, message_id: int) -> bool:
+    """Put a FAILED message back in line (the admin's "send again"); False when it is not FAILED.
+
+    An outgoing row is QUEUED again, an incoming one RECEIVED (the bot reads it again), with a fresh
+    attempt count; the error stays visible until the next outcome replaces it.
+    """
+    message = session.get(Message, message_id)
+    if message is None or message.status is not MessageStatus.FAILED:
+        return False
+    message.status = MessageStatus.QUEUED if message.direction is Direction.OUT else MessageStatus.RECEIVED
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    message.claimed_by = message.claimed_until = None
+    notify.mark(session)
+    return True
 
 
 def inbound_to_dict(inbound: Inbound) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, DecimalField, FloatField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
@@ -39,9 +41,13 @@ class JobForm(FlaskForm):
     assignee_id = SelectField("Исполнитель", coerce=int, default=NO_ONE)
     manager_comment = TextAreaField("Комментарий менеджера", validators=[Optional(), Length(max=2000)])
 
-    def validate_longitude(self, field: FloatField) -> None:
-        if (self.latitude.data is None) != (field.data is None):
-            raise ValidationError("Укажите обе координаты или ни одной")
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        # A form-level check: Optional() ends a blank field's own validation before a per-field check could run.
+        if valid and (self.latitude.data is None) != (self.longitude.data is None):
+            self.longitude.errors = [*self.longitude.errors, "Укажите обе координаты или ни одной"]
+            return False
+        return valid
 
 
 class MeasurementForm(JobForm):

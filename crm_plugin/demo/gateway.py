@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import has_request_context
 from flask_login import current_user as login_user_proxy

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Enum, ForeignKey, LargeBinary, Numeric, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from sqlalchemy import Enum, ForeignKey, LargeBinary, Numeric, String, Text, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..host import FileKind, JobKind, JobStatus, Role
@@ -28,7 +29,8 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UtcDateTime()}
+    # On the registry: SQLAlchemy 2.1 refuses a per-base map once Flask-SQLAlchemy subclasses the base.
+    registry = registry(type_annotation_map={datetime: UtcDateTime()})
 
 
 db = SQLAlchemy(model_class=Base)
@@ -63,14 +65,14 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def roles(self) -> frozenset[Role]:
-        return frozenset(Role(r) for r in self.roles_text.split(",") if r)
+        return frozenset(Role(r) for r in (self.roles_text or "").split(",") if r)
 
     @roles.setter
     def roles(self, roles: frozenset[Role] | set[Role] | list[Role]) -> None:
         self.roles_text = ",".join(sorted(Role(r).value for r in roles))
 
-    def has_role(self, role: Role) -> bool:
-        return self.is_admin or role in self.roles
+    def has_role(self, role: Role | str) -> bool:
+        return self.is_admin or Role(role) in self.roles
 
     @validates("phone")
     def _normalise_phone(self, _key: str, phone: str | None) -> str | None:
@@ -102,7 +104,7 @@ class Client(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def phones(self) -> tuple[str, ...]:
-        return tuple(p.strip() for p in self.phones_text.split(",") if p.strip())
+        return tuple(p.strip() for p in (self.phones_text or "").split(",") if p.strip())
 
     def __str__(self) -> str:
         return self.name
@@ -165,6 +167,7 @@ class JobFile(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="files")
+    order: Mapped[Order] = relationship()
 
     @property
     def is_image(self) -> bool:
@@ -194,3 +197,15 @@ class LoginCode(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+def order_number(year: int, sequence: int) -> str:
+    return f"З-{year}-{sequence:04d}"
+
+
+def next_order_number(session: Session, year: int) -> str:
+    """The next number of the year: З-2026-0153 follows З-2026-0152 (the unique index stops a duplicate)."""
+    prefix = order_number(year, 0)[:-4]
+    last = session.scalar(select(Order.number).where(Order.number.startswith(prefix))
+                          .order_by(Order.number.desc()).limit(1))
+    return order_number(year, int(last[len(prefix):]) + 1 if last else 1)

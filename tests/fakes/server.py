@@ -79,7 +79,9 @@ class FakePlatformServer:
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> FakePlatformServer:
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True)
+        # A short poll interval: stop() waits for one poll, and every test stops a fake.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name=f"fake-{self.name}", daemon=True)
         self._thread.start()
         return self
 

@@ -7,6 +7,7 @@ from io import BytesIO
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 from flask_login import login_required
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from ..forms import ORDER_STATUS_LABELS, CancelForm
@@ -25,7 +26,7 @@ def home() -> Response:
 @bp.get("/orders")
 @login_required
 def index() -> str:
-    stmt = select(Order).join(Order.client).order_by(Order.created_at.desc(), Order.id.desc())
+    stmt = select(Order).join(Order.client).options(selectinload(Order.jobs)).order_by(Order.created_at.desc(), Order.id.desc())
     status = request.args.get("status", "")
     if status in {s.value for s in OrderStatus}:
         stmt = stmt.where(Order.status == OrderStatus(status))

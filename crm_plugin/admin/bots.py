@@ -1,0 +1,163 @@
+"""Bots: the list, adding one by platform and secret key ("Проверить" asks the platform who it is), and the
+webhook page ("Инфо"). Secrets are sealed on save and only ever shown masked."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import flash, jsonify, redirect, request, url_for
+from flask_admin import expose
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
+
+from .. import bots as service
+from ..channels.base import CredentialsError
+from ..extension import get_state
+from ..models import Bot, Platform
+from .base import PluginModelView, csrf_ok
+from .bot_form import BotForm
+from .i18n import lazy_t, t
+
+log = logging.getLogger(__name__)
+
+
+def _platform(view: Any, context: Any, model: Bot, name: str) -> str:
+    return service.PLATFORM_LABELS.get(model.platform, model.platform.value)
+
+
+def _webhook(view: Any, context: Any, model: Bot, name: str) -> Markup:
+    info_url = url_for(".info_view", id=model.id)
+    if model.platform is Platform.WEB:
+        state = t("не нужен")
+    elif model.webhook_url:
+        state = t("установлен")
+    else:
+        state = t("не задан (опрос)")
+    return Markup('{} <a class="btn btn-sm btn-outline-secondary ml-2 crm-bot-info" href="{}">{}</a>').format(
+        state, info_url, t("Инфо"))
+
+
+class BotView(PluginModelView):
+    can_view_details = False
+    column_list = ("platform", "name", "platform_bot_id", "username", "webhook_url", "active", "leads_enabled")
+    column_labels = {"platform": lazy_t("Платформа"), "name": lazy_t("Название"),
+                     "platform_bot_id": lazy_t("ID бота"), "username": lazy_t("Имя пользователя"),
+                     "webhook_url": lazy_t("Вебхук"), "active": lazy_t("Активен"),
+                     "leads_enabled": lazy_t("Заявки из каналов")}
+    column_formatters = {"platform": _platform, "webhook_url": _webhook}
+    column_sortable_list = ("name", "active")
+    column_default_sort = ("id", False)
+    form = BotForm
+    create_template = edit_template = "crm_plugin/admin/bot_form.html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(Bot, *args, **kwargs)
+
+    def render(self, template: str, **kwargs: Any) -> str:
+        kwargs.setdefault("credential_fields", service.CREDENTIAL_FIELDS)
+        kwargs.setdefault("platform_labels", service.PLATFORM_LABELS)
+        return super().render(template, **kwargs)
+
+    # --- the form ----------------------------------------------------------------------------------------
+    def edit_form(self, obj: Bot | None = None) -> Any:
+        form = super().edit_form(obj)
+        del form.platform  # a bot's platform is fixed: its id and links belong to it
+        if obj is not None and obj.credentials_encrypted:
+            try:
+                shown = dict(zip([f.key for f in service.CREDENTIAL_FIELDS.get(obj.platform, ())],
+                                 (value for _, value in service.masked_credentials(get_state(), obj))))
+            except CredentialsError:
+                shown = {}
+            for field in service.CREDENTIAL_FIELDS.get(obj.platform, ()):
+                widget = form[f"{obj.platform.value}_{field.key}"]
+                widget.render_kw = {**(widget.render_kw or {}), "placeholder": shown.get(field.key, "")}
+                widget.description = t("Пусто: оставить сохранённое")
+        return form
+
+    def on_model_change(self, form: BotForm, model: Bot, is_created: bool) -> None:
+        state = get_state()
+        if is_created:
+            model.platform = Platform(form.platform.data)
+        typed = form.credentials(model.platform)
+        form.credentials_changed = is_created or any(typed.values())
+        if not form.credentials_changed:
+            return
+        if not is_created:  # fields left empty keep their saved values
+            stored = state.secrets.open(model.credentials_encrypted)
+            typed = {key: value or str(stored.get(key) or "") for key, value in typed.items()}
+        try:
+            credentials = service.clean_credentials(model.platform, typed)
+            identity = service.check_credentials(state, model.platform, credentials)
+        except (ValueError, CredentialsError) as exc:
+            raise ValidationError(str(exc)) from None
+        service.seal(state, model, credentials, identity)
+
+    def after_model_change(self, form: BotForm, model: Bot, is_created: bool) -> None:
+        if getattr(form, "credentials_changed", False):
+            self._set_webhook(model)
+
+    def _set_webhook(self, bot: Bot) -> None:
+        state = get_state()
+        try:
+            url = service.set_webhook(state, bot)
+        except CredentialsError as exc:
+            flash(t("Бот сохранён, но вебхук не установлен: %(error)s", error=str(exc)), "error")
+            return
+        if url is None:
+            flash(t("Адрес CRM (CRM_PLUGIN_PUBLIC_URL) не задан, вебхук не установлен. Чтобы бот получал "
+                    "сообщения, запустите опрос: flask crm-plugin poll"), "warning")
+            return
+        self.session.commit()
+        flash(t("Вебхук установлен: %(url)s", url=url), "success")
+
+    # --- "Проверить" ---------------------------------------------------------------------------------
+    @expose("/check/", methods=("POST",))
+    def check_view(self) -> Response | tuple[Response, int]:
+        if not csrf_ok():
+            return jsonify(ok=False, error=t("Форма устарела: обновите страницу")), 400
+        state = get_state()
+        bot = self.get_one(request.form.get("id", "")) if request.form.get("id") else None
+        platform_value = bot.platform.value if bot is not None else request.form.get("platform", "")
+        try:
+            platform = Platform(platform_value)
+            form = BotForm(request.form, meta={"csrf": False})
+            typed = form.credentials(platform)
+            if bot is not None:
+                stored = state.secrets.open(bot.credentials_encrypted)
+                typed = {key: value or str(stored.get(key) or "") for key, value in typed.items()}
+            identity = service.check_credentials(state, platform, service.clean_credentials(platform, typed))
+        except ValueError as exc:  # an unknown platform or an empty field
+            return jsonify(ok=False, error=str(exc) if "Заполните" in str(exc) else t("Выберите платформу")), 400
+        except CredentialsError as exc:
+            return jsonify(ok=False, error=str(exc)), 400
+        return jsonify(ok=True, id=identity.id, name=identity.name, username=identity.username or "")
+
+    # --- "Инфо": the webhook as the platform sees it ---------------------------------------------------
+    @expose("/info/")
+    def info_view(self) -> Any:
+        bot = self.get_one(request.args.get("id", ""))
+        if bot is None:
+            flash(t("Бот не найден"), "error")
+            return redirect(self.get_url(".index_view"))
+        state = get_state()
+        info, error, masked = None, None, []
+        try:
+            masked = service.masked_credentials(state, bot)
+            if bot.platform is not Platform.WEB:
+                info = service.webhook_info(state, bot)
+        except CredentialsError as exc:
+            error = str(exc)
+        return self.render("crm_plugin/admin/bot_info.html", bot=bot, info=info, error=error, masked=masked,
+                           expected_url=service.public_webhook_url(state, bot),
+                           platform_label=service.PLATFORM_LABELS.get(bot.platform, bot.platform.value))
+
+    @expose("/info/webhook/", methods=("POST",))
+    def set_webhook_view(self) -> Response:
+        bot = self.get_one(request.form.get("id", ""))
+        if bot is None or not csrf_ok():
+            flash(t("Форма устарела: обновите страницу"), "error")
+            return redirect(self.get_url(".index_view"))
+        self._set_webhook(bot)
+        return redirect(self.get_url(".info_view", id=bot.id))

@@ -1,0 +1,130 @@
+"""What a handler gets: the turn, the person (guest or bound employee), their language and the chat's state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..chat import Button, Event, Reply, Sender, TextReply
+from ..host import CrmGateway, User
+from ..i18n import pick_language, translator
+from ..models import ChatState, EmployeeLink
+from .access import Employee
+from .turn import Turn
+
+DEFAULT_TIMEZONE = "Europe/Moscow"
+KEEP_PREFIX = "_"  # chat data keys that outlive a change of state (rate-limit counters)
+
+
+def company_tz(settings: Mapping[str, Any]) -> ZoneInfo:
+    return ZoneInfo(settings.get("CRM_PLUGIN_TIMEZONE") or DEFAULT_TIMEZONE)
+
+
+def load_chat_state(session: Session, bot_id: int, chat_id: str) -> ChatState:
+    """The chat's state row, locked for this transaction (photos of one album handled by two workers at once
+    queue up here instead of both thinking they came first)."""
+    stmt = select(ChatState).where(ChatState.bot_id == bot_id, ChatState.chat_id == chat_id).with_for_update()
+    chat = session.scalars(stmt).first()
+    if chat is None:
+        chat = ChatState(bot_id=bot_id, chat_id=chat_id, state="", data={})
+        session.add(chat)
+        session.flush()
+    return chat
+
+
+@dataclass
+class Context:
+    turn: Turn
+    chat: ChatState
+    user: User | None = None  # the CRM user, for a bound employee
+    link: EmployeeLink | None = None
+
+    def __post_init__(self) -> None:
+        self.lang = pick_language(self.link.language if self.link else None, self.sender.language,
+                                  self.turn.settings)
+        self.t = translator(self.lang)
+
+    # who and what
+
+    @property
+    def event(self) -> Event:
+        return self.turn.inbound.event
+
+    @property
+    def sender(self) -> Sender:
+        return self.turn.inbound.sender
+
+    @property
+    def session(self) -> Session:
+        return self.turn.session
+
+    @property
+    def gateway(self) -> CrmGateway:
+        return self.turn.gateway
+
+    @property
+    def now(self) -> datetime:
+        return self.turn.now
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user is None
+
+    @property
+    def employee(self) -> Employee:
+        assert self.user is not None, "guests have no employee"
+        return Employee.of(self.user, self.link.role_override if self.link else None)
+
+    def become(self, link: EmployeeLink, user: User) -> None:
+        """The guest has just been bound: the rest of the turn speaks to the employee."""
+        self.link, self.user = link, user
+        self.turn.link = link
+        self.__post_init__()
+
+    # time in the company's zone
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return company_tz(self.turn.settings)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.tz).date()
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    # answers
+
+    def reply(self, reply: Reply) -> None:
+        self.turn.reply(reply)
+
+    def say(self, text: str, rows: Iterable[Sequence[Button]] = ()) -> None:
+        self.turn.reply(TextReply(text, tuple(tuple(row) for row in rows if row)))
+
+    # conversation state
+
+    @property
+    def state_name(self) -> str:
+        return self.chat.state
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.chat.data or {})
+
+    def set_state(self, name: str, **data: Any) -> None:
+        kept = {k: v for k, v in (self.chat.data or {}).items() if k.startswith(KEEP_PREFIX)}
+        self.chat.state = name
+        self.chat.data = {**kept, **data}  # a new dict: JSON columns do not track changes in place
+
+    def update_data(self, **data: Any) -> None:
+        self.chat.data = {**(self.chat.data or {}), **data}
+
+    def clear_state(self) -> None:
+        self.set_state("")

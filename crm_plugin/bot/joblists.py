@@ -1,0 +1,71 @@
+"""Which jobs each list holds. Days are the company's days (CRM_PLUGIN_TIMEZONE), not the server's.
+
+- new: measurement requests nobody has taken yet plus the person's own jobs still NEW;
+- today / tomorrow: the person's jobs of that local day (done ones too, marked), cancelled ones left out;
+- upcoming: the person's open jobs from the start of today on;
+- done: the person's finished jobs scheduled from local midnight 40 days ago on.
+An admin sees every worker's jobs, or one worker's when a filter is set.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from ..host import CrmGateway, Job, JobKind, JobQuery, JobStatus
+from .access import TAKEABLE_STATUSES, Employee, can_view
+
+DONE_DAYS = 40
+OPEN = frozenset({JobStatus.NEW, JobStatus.SCHEDULED})
+NOT_CANCELLED = frozenset(set(JobStatus) - {JobStatus.CANCELLED})
+DONE_OF_KIND = {JobKind.MEASUREMENT: frozenset({JobStatus.MEASURED}),
+                JobKind.INSTALLATION: frozenset({JobStatus.INSTALLED})}
+
+
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant the local ``day`` starts (DST-safe: built in the zone, then converted)."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc)
+
+
+def fetch(gateway: CrmGateway, employee: Employee, kind: JobKind, period: str, today: date, tz: ZoneInfo,
+          worker_id: int | None = None) -> list[Job]:
+    everyone = employee.is_admin and worker_id is None
+    assignee = worker_id if employee.is_admin else employee.id
+    mine = JobQuery(kind=kind, assignee_id=None if everyone else assignee)
+    if period == "new":
+        jobs = gateway.list_jobs(_with(mine, statuses=frozenset({JobStatus.NEW})))
+        if kind is JobKind.MEASUREMENT and (everyone or not employee.is_admin):
+            free = gateway.list_jobs(JobQuery(kind=kind, unassigned_only=True, statuses=TAKEABLE_STATUSES))
+            jobs = _merge(jobs, free)
+    elif period in ("today", "tomorrow"):
+        day = today + timedelta(days=0 if period == "today" else 1)
+        jobs = gateway.list_jobs(_with(mine, scheduled_from=midnight(day, tz),
+                                       scheduled_to=midnight(day + timedelta(days=1), tz), statuses=NOT_CANCELLED))
+    elif period == "upcoming":
+        jobs = gateway.list_jobs(_with(mine, scheduled_from=midnight(today, tz), statuses=OPEN))
+    elif period == "done":
+        jobs = gateway.list_jobs(_with(mine, scheduled_from=midnight(today - timedelta(days=DONE_DAYS), tz),
+                                       statuses=DONE_OF_KIND[kind]))
+    else:
+        raise ValueError(f"unknown list {period!r}")
+    # The gateway filtered; this keeps the rule in one place should a host's filter be looser.
+    return sorted((j for j in jobs if can_view(employee, j)), key=_order)
+
+
+def _with(query: JobQuery, **changes: object) -> JobQuery:
+    from dataclasses import replace
+
+    return replace(query, **changes)  # type: ignore[arg-type]
+
+
+def _merge(*lists: list[Job]) -> list[Job]:
+    seen: dict[int, Job] = {}
+    for jobs in lists:
+        for job in jobs:
+            seen.setdefault(job.id, job)
+    return list(seen.values())
+
+
+def _order(job: Job) -> tuple[bool, datetime, int]:
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    return (job.scheduled_at is None, job.scheduled_at or far, job.id)

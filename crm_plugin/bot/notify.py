@@ -1,0 +1,43 @@
+"""Messages to people other than the one who wrote: they go straight to the outbox, in the language of
+each recipient's binding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..chat import Button, Reply, TextReply
+from ..delivery.outbox import enqueue
+from ..i18n import pick_language, translator
+from ..models import Bot, EmployeeLink, LinkStatus
+from . import labels
+
+
+def bound_links(session: Session, crm_user_ids: Iterable[int] | None = None) -> list[EmployeeLink]:
+    """Bound, reachable accounts on active bots (of these CRM users, or of everyone)."""
+    stmt = (select(EmployeeLink).join(Bot, Bot.id == EmployeeLink.bot_id)
+            .where(Bot.active.is_(True), EmployeeLink.status == LinkStatus.BOUND, EmployeeLink.chat_id.is_not(None))
+            .order_by(EmployeeLink.id))
+    if crm_user_ids is not None:
+        stmt = stmt.where(EmployeeLink.crm_user_id.in_(list(crm_user_ids)))
+    return list(session.scalars(stmt))
+
+
+def language_of(link: EmployeeLink, settings: Mapping[str, Any]) -> str:
+    return pick_language(link.language, None, settings)
+
+
+def send_to_link(session: Session, link: EmployeeLink, reply: Reply) -> None:
+    assert link.chat_id is not None
+    enqueue(session, bot_id=link.bot_id, chat_id=link.chat_id, reply=reply, link_id=link.id)
+
+
+def send_menu_invitation(session: Session, link: EmployeeLink, settings: Mapping[str, Any]) -> None:
+    """Told after an admin approved the binding: the menu is one tap away."""
+    t = translator(language_of(link, settings))
+    send_to_link(session, link, TextReply(
+        t("An administrator has confirmed your account. Open the menu to see your jobs."),
+        ((Button.action(t(labels.MENU), "menu"),),)))

@@ -1,0 +1,58 @@
+"""One incoming event through the bot: who is writing, may they, and which handler answers."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from ..chat import TextReply
+from ..i18n import N_, pick_language, translator
+from ..models import EmployeeLink, LinkStatus
+from . import admin_filter, attendance, auth, jobs, menu, reports
+from .context import Context, load_chat_state
+from .router import Dispatcher
+from .turn import Turn
+
+log = logging.getLogger(__name__)
+
+dispatcher = Dispatcher()
+dispatcher.include(auth.router, attendance.router, reports.router, jobs.router, admin_filter.router, menu.router)
+
+
+def handle(turn: Turn) -> None:
+    """Answer one event; runs inside the caller's transaction (turn.session), replies go to the outbox."""
+    sender = turn.inbound.sender
+    if sender.is_group:
+        log.debug("bot %s: group message in %s ignored by the staff bot", turn.bot.id, sender.chat_id)
+        return
+    link = turn.session.scalars(select(EmployeeLink).where(
+        EmployeeLink.bot_id == turn.bot.id, EmployeeLink.platform_user_id == sender.user_id)).first()
+    user = None
+    if link is not None and link.status is LinkStatus.BLOCKED:
+        _refuse(turn, link, N_("Your access to the bot has been blocked by an administrator."))
+        return
+    if link is not None and link.status in (LinkStatus.BOUND, LinkStatus.UNREACHABLE):
+        user = turn.gateway.get_user(link.crm_user_id)
+        if user is None or not user.active:
+            _refuse(turn, link, N_("Your CRM account is disabled. Contact the administrator."))
+            return
+        link.status = LinkStatus.BOUND  # writing to us proves the bot is reachable again
+        link.chat_id = sender.chat_id
+        link.last_message_at = turn.now
+        if sender.name and link.display_name != sender.name:
+            link.display_name = sender.name
+        turn.link = link
+    else:
+        link = None  # an unbound row (released or prepared by an admin) does not make a member
+        turn.link = None
+    ctx = Context(turn, load_chat_state(turn.session, turn.bot.id, sender.chat_id), user, link)
+    if not dispatcher.dispatch(ctx):
+        log.warning("bot %s: no handler for %s", turn.bot.id, type(turn.inbound.event).__name__)
+
+
+def _refuse(turn: Turn, link: EmployeeLink, msgid: str) -> None:
+    """Blocked people and CRM-inactive users get only this, at every message."""
+    turn.link = link
+    t = translator(pick_language(link.language, turn.inbound.sender.language, turn.settings))
+    turn.reply(TextReply(t(msgid)))

@@ -1,0 +1,224 @@
+"""Reports from the field: photos and the measurement sheet go into the CRM, a job is marked done.
+
+"Send object photos" (etc.) puts the chat in AWAIT_FILES for that job and kind of file. Every photo or
+document then lands in the CRM through the gateway. An album arrives as several events sharing a
+media_group_id: only its first file is acknowledged, and "Finish" confirms how many arrived in all.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+
+from ..chat import Button, Document, FileKindOut, MediaReply, OutFile, Photo
+from ..host import FileKind, Job, JobFile, JobKind, JobStatus, NewFile
+from . import labels
+from .access import can_work_on, is_done
+from .cards import card_buttons
+from .context import Context
+from .jobs import BACK_KEY, load_job
+from .menu import show_menu
+from .router import Router, payload_parts
+
+log = logging.getLogger(__name__)
+
+router = Router("reports")
+
+AWAIT_FILES = "await_files"
+MAX_FILE_BYTES = 20 * 1024 * 1024  # what bots may download from Telegram
+ALBUM_SIZE = 10  # photos per album on Telegram and VK
+_REMEMBERED_GROUPS = 20
+
+START_PAYLOADS = {"photos": FileKind.OBJECT_PHOTO, "sheet": FileKind.MEASUREMENT_SHEET,
+                  "iphotos": FileKind.INSTALLATION_PHOTO}
+KIND_OF_FILE = {FileKind.OBJECT_PHOTO: JobKind.MEASUREMENT, FileKind.MEASUREMENT_SHEET: JobKind.MEASUREMENT,
+                FileKind.INSTALLATION_PHOTO: JobKind.INSTALLATION}
+DONE_STATUS = {JobKind.MEASUREMENT: JobStatus.MEASURED, JobKind.INSTALLATION: JobStatus.INSTALLED}
+
+
+def file_kind_name(ctx: Context, kind: FileKind) -> str:
+    return {FileKind.OBJECT_PHOTO: ctx.t("object photos"), FileKind.MEASUREMENT_SHEET: ctx.t("measurement sheet"),
+            FileKind.INSTALLATION_PHOTO: ctx.t("installation photos")}[kind]
+
+
+def _start_upload(kind: FileKind):  # type: ignore[no-untyped-def]
+    def handler(ctx: Context) -> None:
+        parts = payload_parts(ctx.event, 1)
+        job = load_job(ctx, parts[0] if parts else None, work=True)
+        if job is None:
+            return
+        if job.kind is not KIND_OF_FILE[kind]:
+            show_menu(ctx, ctx.t("This job is not available to you."))
+            return
+        ctx.set_state(AWAIT_FILES, job_id=job.id, file_kind=kind.value, count=0, groups=[])
+        hint = (ctx.t("Send the measurement sheet: a photo, a scan or a PDF (up to 20 MB).")
+                if kind is FileKind.MEASUREMENT_SHEET
+                else ctx.t("Send the photos (several at once is fine, up to 20 MB each)."))
+        ctx.say(ctx.t("Order No. %(number)s, %(what)s.", number=job.order_number, what=file_kind_name(ctx, kind))
+                + "\n" + hint, [[Button.action(ctx.t(labels.FINISH_UPLOAD), f"finish:{job.id}")]])
+
+    handler.__qualname__ = f"start_upload_{kind.value}"
+    return handler
+
+
+for _prefix, _kind in START_PAYLOADS.items():
+    router.button(f"{_prefix}:")(_start_upload(_kind))
+
+
+@router.state(AWAIT_FILES, Photo, Document)
+def on_file(ctx: Context) -> None:
+    assert isinstance(ctx.event, (Photo, Document))
+    data = ctx.data
+    kind = FileKind(data["file_kind"])
+    job = ctx.gateway.get_job(int(data["job_id"]))
+    if job is None or not can_work_on(ctx.employee, job):
+        ctx.clear_state()
+        show_menu(ctx, ctx.t("This job is not available to you."))
+        return
+    ref = ctx.event.file
+    content_type = _content_type(ctx.event)
+    problem = _refusal(ctx, kind, content_type, ref.size)
+    if problem is None:
+        payload = ctx.turn.download(ref)
+        problem = _refusal(ctx, kind, content_type, len(payload))
+    if problem is not None:
+        ctx.say(problem)  # a refused file is always answered, album or not
+        return
+    count = int(data.get("count", 0)) + 1
+    name = ref.name or f"{kind.value}-{job.order_number}-{count}{mimetypes.guess_extension(content_type) or ''}"
+    ctx.gateway.attach_file(job.id, NewFile(kind, name, content_type, payload), ctx.employee.id)
+    groups = list(data.get("groups", []))
+    group = ctx.event.media_group_id
+    ctx.update_data(count=count, groups=(groups + [group])[-_REMEMBERED_GROUPS:] if group else groups)
+    if group is not None and group in groups:
+        return  # the rest of an album already acknowledged: no message per photo
+    ctx.say(ctx.t("Received: %(what)s, %(count)d so far. Send more or tap “%(finish)s”.",
+                  what=file_kind_name(ctx, kind), count=count, finish=ctx.t(labels.FINISH_UPLOAD)),
+            next_steps(ctx, job, kind))
+
+
+def next_steps(ctx: Context, job: Job, kind: FileKind) -> list[list[Button]]:
+    """After a file: the next thing people do, so a whole report takes few taps."""
+    t = ctx.t
+    finish = [Button.action(t(labels.FINISH_UPLOAD), f"finish:{job.id}")]
+    if kind is FileKind.OBJECT_PHOTO:
+        return [[Button.action(t(labels.SEND_SHEET), f"sheet:{job.id}")], finish]
+    done = labels.MEASUREMENT_DONE if kind is FileKind.MEASUREMENT_SHEET else labels.INSTALLATION_DONE
+    return [[Button.action(t(done), f"done:{job.id}")], finish]
+
+
+@router.event(Photo, Document)
+def on_file_unexpected(ctx: Context) -> None:
+    show_menu(ctx, ctx.t("To send a file, open the job and tap “%(button)s” or “%(sheet)s”.",
+                         button=ctx.t(labels.SEND_OBJECT_PHOTOS), sheet=ctx.t(labels.SEND_SHEET)))
+
+
+@router.button("finish:")
+def on_finish(ctx: Context) -> None:
+    parts = payload_parts(ctx.event, 1)
+    job = load_job(ctx, parts[0] if parts else None)
+    if job is None:
+        return
+    data = ctx.data
+    uploading = ctx.state_name == AWAIT_FILES and data.get("job_id") == job.id
+    count = int(data.get("count", 0)) if uploading else 0
+    ctx.clear_state()
+    if uploading and count:
+        what = file_kind_name(ctx, FileKind(data["file_kind"]))
+        text = ctx.t("Done: %(what)s received, %(count)d file(s), in the CRM.", what=what, count=count)
+    else:
+        text = ctx.t("No files were received.")
+    ctx.say(f"{text}\n\n{ctx.t('Order No. %(number)s', number=job.order_number)}",
+            card_buttons(ctx, job, data.get(BACK_KEY)))
+
+
+@router.button("done:")
+def on_done(ctx: Context) -> None:
+    parts = payload_parts(ctx.event, 1)
+    job = load_job(ctx, parts[0] if parts else None, work=True)
+    if job is None:
+        return
+    ctx.clear_state()
+    t = ctx.t
+    if is_done(job):
+        show_menu(ctx, t("Order No. %(number)s is already marked done.", number=job.order_number))
+        return
+    if job.kind is JobKind.MEASUREMENT:
+        required, label, payload = FileKind.MEASUREMENT_SHEET, labels.SEND_SHEET, "sheet"
+        reason = t("The measurement cannot be closed without the measurement sheet. Send it first.")
+    else:
+        required, label, payload = FileKind.INSTALLATION_PHOTO, labels.INSTALLATION_PHOTOS, "iphotos"
+        reason = t("The installation cannot be closed without at least one photo of the finished work. "
+                   "Send photos first.")
+    if not _files_of(ctx, job, required):
+        ctx.say(reason, [[Button.action(t(label), f"{payload}:{job.id}")],
+                         [Button.action(t(labels.MENU), "menu")]])
+        return
+    ctx.gateway.set_job_status(job.id, DONE_STATUS[job.kind], ctx.employee.id)
+    done = (t("Measurement No. %(number)s is done. Thank you!", number=job.order_number)
+            if job.kind is JobKind.MEASUREMENT
+            else t("Installation No. %(number)s is done. Thank you!", number=job.order_number))
+    show_menu(ctx, f"{done}\n{files_summary(ctx, job)}")
+
+
+def files_summary(ctx: Context, job: Job) -> str:
+    """'Files in the CRM: object photos: 3, measurement sheet: 1': the album count, confirmed once."""
+    counts: dict[FileKind, int] = {}
+    for file in ctx.gateway.list_files(job.order_id):
+        if file.job_id == job.id:
+            counts[file.kind] = counts.get(file.kind, 0) + 1
+    parts = [f"{file_kind_name(ctx, kind)}: {n}" for kind, n in counts.items()]
+    return ctx.t("Files in the CRM: %(files)s.", files=", ".join(parts))
+
+
+@router.button("files:")
+def on_measurement_files(ctx: Context) -> None:
+    """The installer gets what the measurer left for the order: photos as an album, the sheet as a document."""
+    parts = payload_parts(ctx.event, 1)
+    job = load_job(ctx, parts[0] if parts else None)
+    if job is None:
+        return
+    files = ctx.gateway.list_files(job.order_id, frozenset({FileKind.OBJECT_PHOTO, FileKind.MEASUREMENT_SHEET}))
+    photos = [f for f in files if f.kind is FileKind.OBJECT_PHOTO and f.content_type.startswith("image/")]
+    sheets = [f for f in files if f.kind is FileKind.MEASUREMENT_SHEET]
+    t = ctx.t
+    if not photos and not sheets:
+        ctx.say(t("There is no measurement sheet or photo for order No. %(number)s yet.", number=job.order_number))
+        return
+    for start in range(0, len(photos), ALBUM_SIZE):
+        ctx.reply(MediaReply(tuple(_out(f, FileKindOut.PHOTO) for f in photos[start:start + ALBUM_SIZE]),
+                             t("Object photos, order No. %(number)s", number=job.order_number)))
+    for start in range(0, len(sheets), ALBUM_SIZE):
+        ctx.reply(MediaReply(tuple(_out(f, FileKindOut.DOCUMENT) for f in sheets[start:start + ALBUM_SIZE]),
+                             t("Measurement sheet, order No. %(number)s", number=job.order_number)))
+    if not sheets:
+        ctx.say(t("The measurement sheet for order No. %(number)s has not been uploaded yet.",
+                  number=job.order_number))
+
+
+def _files_of(ctx: Context, job: Job, kind: FileKind) -> list[JobFile]:
+    return [f for f in ctx.gateway.list_files(job.order_id, frozenset({kind})) if f.job_id == job.id]
+
+
+def _out(file: JobFile, kind: FileKindOut) -> OutFile:
+    return OutFile(kind, file.id, file.name, file.content_type)
+
+
+def _content_type(event: Photo | Document) -> str:
+    if event.file.content_type:
+        return event.file.content_type.lower()
+    guessed = mimetypes.guess_type(event.file.name or "")[0]
+    if guessed:
+        return guessed
+    return "image/jpeg" if isinstance(event, Photo) else "application/octet-stream"
+
+
+def _refusal(ctx: Context, kind: FileKind, content_type: str, size: int | None) -> str | None:
+    if size is not None and size > MAX_FILE_BYTES:
+        return ctx.t("This file is larger than 20 MB. Send a smaller photo or compress the PDF.")
+    is_image = content_type.startswith("image/")
+    if kind is FileKind.MEASUREMENT_SHEET and not (is_image or content_type == "application/pdf"):
+        return ctx.t("Only photos and PDF files are accepted for the measurement sheet.")
+    if kind is not FileKind.MEASUREMENT_SHEET and not is_image:
+        return ctx.t("Only photos are accepted here.")
+    return None

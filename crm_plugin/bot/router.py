@@ -1,0 +1,130 @@
+"""Routers in the aiogram style: each feature module makes a ``Router`` and registers handlers with
+decorators; the ``Dispatcher`` picks the first handler whose filters match the turn.
+
+    router = Router("jobs")
+
+    @router.button("job:")
+    def open_job(ctx: Context) -> None: ...
+
+Order of matching: handlers bound to the chat's current state first, then stateless handlers, then
+fallbacks; within each group, routers in the order they were included and handlers in the order they were
+registered. Routers are for guests (not bound yet) or for members (bound employees), never both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..chat import ButtonPress, Event, Start, Text
+from ..i18n import variants
+
+if TYPE_CHECKING:
+    from .context import Context
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Context"], Any]
+Filter = Callable[["Context"], bool]
+
+
+def normalise_label(text: str) -> str:
+    """What a typed label is compared by: case, spaces and decorations ignored ('  сегодня ' == 'Сегодня')."""
+    return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    events: tuple[type, ...]  # empty: any event
+    state: str | None = None
+    test: Filter | None = None
+    fallback: bool = False
+
+    def matches(self, ctx: Context) -> bool:
+        if self.events and not isinstance(ctx.event, self.events):
+            return False
+        if self.state is not None and ctx.state_name != self.state:
+            return False
+        return self.test is None or self.test(ctx)
+
+
+class Router:
+    def __init__(self, name: str, *, guests: bool = False) -> None:
+        self.name = name
+        self.guests = guests
+        self.routes: list[Route] = []
+
+    def on(self, *events: type, state: str | None = None, test: Filter | None = None,
+           fallback: bool = False) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(handler, events, state, test, fallback))
+            return handler
+
+        return register
+
+    def text(self, *msgids: str) -> Callable[[Handler], Handler]:
+        """Typed text equal to one of these labels in any language (people type what the buttons say)."""
+        labels: set[str] = set()
+        for msgid in msgids:
+            labels |= {normalise_label(v) for v in variants(msgid)}
+        return self.on(Text, test=lambda ctx: normalise_label(ctx.event.text) in labels)
+
+    def command(self, *names: str) -> Callable[[Handler], Handler]:
+        """'/menu' and the like; /start arrives as a Start event, see ``start``."""
+        wanted = {f"/{n}" for n in names}
+        return self.on(Text, test=lambda ctx: ctx.event.text.strip().split(" ")[0].lower() in wanted)
+
+    def start(self) -> Callable[[Handler], Handler]:
+        return self.on(Start)
+
+    def button(self, prefix: str) -> Callable[[Handler], Handler]:
+        """A button payload equal to ``prefix`` or, when it ends with ':', starting with it."""
+        if prefix.endswith(":"):
+            return self.on(ButtonPress, test=lambda ctx: ctx.event.payload.startswith(prefix))
+        return self.on(ButtonPress, test=lambda ctx: ctx.event.payload == prefix)
+
+    def event(self, *events: type) -> Callable[[Handler], Handler]:
+        return self.on(*events)
+
+    def state(self, name: str, *events: type) -> Callable[[Handler], Handler]:
+        return self.on(*events, state=name)
+
+    def fallback(self, *events: type) -> Callable[[Handler], Handler]:
+        return self.on(*events, fallback=True)
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.routers: list[Router] = []
+
+    def include(self, *routers: Router) -> None:
+        self.routers.extend(routers)
+
+    def dispatch(self, ctx: Context) -> bool:
+        """Run the first matching handler; False when none matched."""
+        routes = [r for router in self.routers if router.guests == ctx.is_guest for r in router.routes]
+        ordered = ([r for r in routes if r.state is not None and not r.fallback]
+                   + [r for r in routes if r.state is None and not r.fallback]
+                   + [r for r in routes if r.fallback])
+        for route in ordered:
+            if route.matches(ctx):
+                log.debug("turn %s handled by %s", type(ctx.event).__name__, route.handler.__qualname__)
+                route.handler(ctx)
+                return True
+        return False
+
+
+def payload_parts(event: Event, count: int) -> list[str] | None:
+    """The ':'-separated fields after the prefix of a button payload, or None when they are not exactly
+    ``count`` (a forged or outdated button)."""
+    if not isinstance(event, ButtonPress):
+        return None
+    parts = event.payload.split(":")[1:]
+    return parts if len(parts) == count else None
+
+
+def payload_int(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) <= 12 else None

@@ -1,0 +1,145 @@
+"""The Slack adapter (Events API + Web API through slack_sdk).
+
+Credentials: ``token`` (the Bot User OAuth Token, xoxb-...; ``bot_token`` is accepted too),
+``signing_secret`` (verifies Events API and interactivity requests; else the bot's ``webhook_secret``),
+optional ``app_token`` (xapp-..., Socket Mode; not used yet).
+
+Slack has no API to register the webhook: the Request URL is set in the app's settings (Event Subscriptions
+and Interactivity & Shortcuts), so ``set_webhook`` does nothing and ``webhook_info`` says where to set it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import requests
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.signature import SignatureVerifier
+
+from ..chat import FileRef, LocationReply, MediaReply, Reply, TextReply
+from ..models import Platform
+from . import slack_inbound, slack_outbound
+from .base import (BotIdentity, Channel, CredentialsError, FileStore, MalformedRequest, ParsedRequest, SendError,
+                   WebhookInfo, WebhookRequest)
+from .http_fetch import fetch_limited
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_NOTE = ("Slack has no API for this: set the Request URL in the Slack app settings "
+                "(Event Subscriptions and Interactivity & Shortcuts)")
+# What a Web API call can raise: SlackApiError (a SlackClientError) for Slack's answers; SlackRequestError for a
+# failed upload step; OSError/HTTPException for time-outs, refused and dropped connections.
+_ERRORS = (SlackClientError, OSError, http.client.HTTPException)
+
+
+class SlackChannel(Channel):
+    platform: ClassVar[Platform] = Platform.SLACK
+    per_chat_rate: ClassVar[float] = 1.0  # chat.postMessage: about one message a second per channel
+
+    def __init__(self, credentials: Mapping[str, str], *, api_url: str, webhook_secret: str | None = None,
+                 timeout: float = 10.0) -> None:
+        super().__init__(credentials, api_url=api_url, webhook_secret=webhook_secret, timeout=timeout)
+        self.bot_token = self.credentials.get("token") or self.credentials.get("bot_token") or ""
+        # The signing secret is a credential; a bot row's webhook_secret stands in when the credentials lack it.
+        self.signing_secret = self.credentials.get("signing_secret") or webhook_secret or ""
+        base_url = api_url if api_url.endswith("/") else api_url + "/"  # urljoin drops a last segment without "/"
+        # No retry handlers: the outbox owns retries and back-off, one attempt per send keeps them countable.
+        self.client = WebClient(token=self.bot_token, base_url=base_url, retry_handlers=[],
+                                timeout=timeout)  # type: ignore[arg-type]  # urlopen takes a float
+        self._session = requests.Session()
+
+    # --- inbound ------------------------------------------------------------------------------------
+    def verify(self, request: WebhookRequest) -> bool:
+        """v0 signature over ``v0:{timestamp}:{body}``; stale (> 300 s off) or forged requests are refused.
+        slack_sdk's SignatureVerifier compares with hmac.compare_digest."""
+        if not self.signing_secret.strip():
+            return False
+        try:
+            request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedRequest("Slack request body is not UTF-8") from exc
+        timestamp = request.headers.get("X-Slack-Request-Timestamp")
+        if timestamp is None or not timestamp.strip().isdigit():
+            return False
+        verifier = SignatureVerifier(self.signing_secret)
+        return verifier.is_valid(body=request.body, timestamp=timestamp.strip(),
+                                 signature=request.headers.get("X-Slack-Signature"))
+
+    def parse(self, request: WebhookRequest) -> ParsedRequest:
+        return slack_inbound.parse_body(request.body)
+
+    # --- outbound -----------------------------------------------------------------------------------
+    def send(self, chat_id: str, reply: Reply, files: FileStore) -> list[str]:
+        try:
+            if isinstance(reply, TextReply):
+                return [self._post(chat_id, slack_outbound.escape(reply.text), slack_outbound.text_blocks(reply))]
+            if isinstance(reply, LocationReply):
+                return [self._post(chat_id, slack_outbound.map_link_text(reply), None)]
+            if isinstance(reply, MediaReply):
+                return self._upload(chat_id, reply, files)
+        except _ERRORS as exc:
+            raise slack_outbound.send_error(exc) from exc
+        raise SendError(f"Slack cannot send {type(reply).__name__}", permanent=True)
+
+    def _post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None) -> str:
+        # ``text``: Slack mrkdwn, already escaped; with blocks it is the notification and screen-reader fallback.
+        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks or None,
+                                                unfurl_links=False)
+        return str(response["ts"])
+
+    def _upload(self, channel: str, reply: MediaReply, files: FileStore) -> list[str]:
+        # files_upload_v2: files.getUploadURLExternal per file, a POST of the bytes to each upload URL, then
+        # one files.completeUploadExternal that shares them all in the channel with the caption.
+        uploads = [{"file": files.read(out.crm_file_id), "filename": out.name, "title": out.name}
+                   for out in reply.files]
+        response = self.client.files_upload_v2(file_uploads=uploads, channel=channel,
+                                               initial_comment=reply.caption or None)
+        return [str(item["id"]) for item in response.get("files") or []]
+
+    def download(self, file: FileRef) -> bytes:
+        # url_private(_download) needs the bot token; Slack answers a login page without it.
+        return fetch_limited(self._session, file.file_id, timeout=self.timeout,
+                             headers={"Authorization": f"Bearer {self.bot_token}"})
+
+    def user_profile(self, user_id: str) -> dict[str, Any]:
+        """users.info for a lead's author: id, name (display name, else real name), real_name, email, phone.
+        E-mail needs the users:read.email scope; it is None without it. Raises SendError like send()."""
+        try:
+            user = self.client.users_info(user=user_id)["user"]
+        except _ERRORS as exc:
+            raise slack_outbound.send_error(exc) from exc
+        profile = user.get("profile") or {}
+        real_name = profile.get("real_name") or user.get("real_name") or ""
+        return {"id": user.get("id", user_id), "name": profile.get("display_name") or real_name or user.get("name"),
+                "real_name": real_name or None, "email": profile.get("email"), "phone": profile.get("phone") or None}
+
+    # --- account and webhook --------------------------------------------------------------------------
+    def check(self) -> BotIdentity:
+        """auth.test: the bot user's id (what mentions and events carry), "user (team)" and the user name."""
+        try:
+            response = self.client.auth_test()
+        except _ERRORS as exc:
+            raise CredentialsError(_admin_words(exc)) from exc
+        user, team = str(response.get("user") or ""), str(response.get("team") or "")
+        return BotIdentity(id=str(response.get("user_id") or response.get("bot_id") or ""),
+                           name=f"{user} ({team})" if team else user, username=user or None)
+
+    def set_webhook(self, url: str, secret: str) -> None:
+        log.info("slack: %s (wanted %s)", WEBHOOK_NOTE, url)
+
+    def webhook_info(self) -> WebhookInfo:
+        return WebhookInfo(url=None, extra={"note": WEBHOOK_NOTE})
+
+    # TODO(socket mode): a poll() over slack_sdk.socket_mode with the app_token, once a fake
+    # apps.connections.open + WebSocket server exists to test it against.
+
+
+def _admin_words(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError) and exc.response.status_code < 500:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else exc.response.status_code
+        return f"Slack отклонил токен ({error}): проверьте Bot User OAuth Token (xoxb-...)"
+    return f"Slack недоступен: {exc}"

@@ -1,0 +1,131 @@
+"""Slack Events API callbacks and interactivity payloads turned into neutral events and leads.
+
+Slack's main job in this product is leads: a person's message in a channel the bot is in becomes a lead
+draft (``ParsedRequest.leads``); a direct message to the bot (``channel_type == "im"``) and an @-mention are
+conversation events. Nothing here calls the network: a lead carries the author's user id, and a later step
+resolves the name and e-mail with ``SlackChannel.user_profile``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+from ..chat import ButtonPress, Document, Event, FileRef, Inbound, Photo, Sender, Text
+from .base import MalformedRequest, ParsedRequest
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are still a person writing; every other subtype (message_changed, message_deleted,
+# bot_message, channel_join, ...) is an edit, a system notice or a bot, and is ignored.
+PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
+LEAD_CHANNEL_TYPES = {"channel", "group", "mpim"}
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>\s*")
+
+
+def parse_body(body: bytes) -> ParsedRequest:
+    if body.startswith(b"payload="):  # interactivity: application/x-www-form-urlencoded, one JSON field
+        return _interaction(_json(_form_payload(body)))
+    data = _json(body)
+    kind = data.get("type")
+    try:
+        if kind == "url_verification":
+            return ParsedRequest(response={"challenge": str(data["challenge"])})
+        if kind == "event_callback":
+            return _event_callback(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedRequest(f"Slack {kind} is missing or has a bad field: {exc}") from exc
+    if not isinstance(kind, str):
+        raise MalformedRequest("Slack request without a type")
+    log.info("slack: ignoring request type %r", kind)
+    return ParsedRequest()
+
+
+def _event_callback(data: dict[str, Any]) -> ParsedRequest:
+    parsed = ParsedRequest(dedupe_key=f"slack:{data['event_id']}")
+    event = data["event"]
+    kind = event["type"]
+    if kind == "message":
+        _message(event, parsed)
+    elif kind == "app_mention":
+        if not event.get("bot_id"):
+            text = _MENTION.sub("", str(event.get("text") or "")).strip()
+            parsed.inbound.append(Inbound(_sender(event, is_group=True), Text(text), str(event["ts"])))
+    else:
+        log.debug("slack: ignoring event %r", kind)
+    return parsed
+
+
+def _message(event: dict[str, Any], parsed: ParsedRequest) -> None:
+    if event.get("bot_id") or event.get("subtype") not in PERSON_SUBTYPES or not event.get("user"):
+        return
+    text = str(event.get("text") or "")
+    channel_type = event.get("channel_type")
+    if channel_type == "im":
+        sender = _sender(event, is_group=False)
+        files = event.get("files") or []
+        # With files, the text is their caption (as in Slack's own view); without, it is a text message.
+        events: list[Event] = ([_file_event(item, text or None) for item in files] if files
+                               else [Text(text)] if text else [])
+        parsed.inbound.extend(Inbound(sender, item, str(event["ts"])) for item in events)
+    elif channel_type in LEAD_CHANNEL_TYPES and text.strip():
+        channel = str(event["channel"])
+        # No "name": the author is resolved later from user_id (SlackChannel.user_profile), never here.
+        parsed.leads.append({"source": f"slack:{channel}", "text": text, "user_id": str(event["user"]),
+                             "external_id": str(event["ts"])})
+
+
+def _interaction(payload: dict[str, Any]) -> ParsedRequest:
+    if payload.get("type") != "block_actions":
+        log.info("slack: ignoring interaction %r", payload.get("type"))
+        return ParsedRequest()
+    try:
+        user = payload["user"]
+        channel = (payload.get("channel") or {}).get("id") or payload["container"]["channel_id"]
+        sender = Sender(user_id=str(user["id"]), chat_id=str(channel),
+                        name=str(user.get("name") or user.get("username") or ""),
+                        is_group=not str(channel).startswith("D"))
+        actions = payload["actions"]
+        # URL buttons report a click too, but carry no value: the browser already opened the link.
+        # No callback_id: Slack needs no answer to a click beyond the HTTP 200 of this request.
+        presses = [Inbound(sender, ButtonPress(str(action["value"])), str(action.get("action_ts") or ""))
+                   for action in actions if action.get("value") is not None]
+        first_ts = actions[0].get("action_ts") if actions else None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise MalformedRequest(f"Slack block_actions is missing a field: {exc}") from exc
+    return ParsedRequest(inbound=presses, dedupe_key=f"slack:action:{first_ts}" if first_ts else None)
+
+
+def _file_event(item: dict[str, Any], caption: str | None) -> Event:
+    url = item.get("url_private_download") or item["url_private"]
+    ref = FileRef(str(url), name=item.get("name"), content_type=item.get("mimetype"), size=item.get("size"))
+    if str(item.get("mimetype") or "").startswith("image/"):
+        return Photo(ref, caption=caption)
+    return Document(ref, caption=caption)
+
+
+def _sender(event: dict[str, Any], *, is_group: bool) -> Sender:
+    return Sender(user_id=str(event["user"]), chat_id=str(event["channel"]), is_group=is_group)
+
+
+def _form_payload(body: bytes) -> bytes:
+    try:
+        values = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedRequest(f"Slack interaction is not a form: {exc}") from exc
+    if not values:
+        raise MalformedRequest("Slack interaction without a payload")
+    return values[0].encode()
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedRequest(f"Slack request is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MalformedRequest("Slack request is not a JSON object")
+    return data

@@ -1,0 +1,97 @@
+"""Polling mode, for an install without a public URL: Telegram getUpdates and VK Bots Long Poll feed the
+same engine as the webhooks (crm_plugin.inbound.accept), one thread per bot.
+
+The cursor (Telegram offset, VK long-poll state) is kept in crm_plugin_settings, so a restart resumes where
+it stopped; the platforms' dedupe keys make an update seen twice harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import select
+
+from . import inbound
+from .channels import channel_for
+from .channels.base import Channel, SendError
+from .extension import PluginState
+from .models import Bot, Platform, PluginSetting
+
+log = logging.getLogger(__name__)
+
+POLLING_PLATFORMS = (Platform.TELEGRAM, Platform.VK)
+MAX_BACKOFF = 30.0
+
+
+class Poller:
+    def __init__(self, state: PluginState, *, timeout: int = 25) -> None:
+        self.state = state
+        self.timeout = timeout
+        self.stopping = threading.Event()
+
+    def bots(self) -> list[Bot]:
+        with self.state.db.session() as session:
+            return list(session.scalars(select(Bot).where(Bot.active, Bot.platform.in_(POLLING_PLATFORMS))))
+
+    def prepare(self, bot: Bot) -> Channel:
+        channel = channel_for(self.state, bot)
+        if bot.platform == Platform.TELEGRAM:
+            # Telegram refuses getUpdates while a webhook is set: polling replaces it.
+            channel.delete_webhook()  # type: ignore[attr-defined]
+        return channel
+
+    def poll_once(self, bot: Bot, channel: Channel) -> int:
+        """One long poll for one bot; returns how many new updates were stored."""
+        cursor = self._load_cursor(bot.id)
+        requests, cursor = channel.poll(cursor, self.timeout)  # type: ignore[attr-defined]
+        stored = sum(inbound.accept(self.state, bot.id, parsed) for parsed in requests)
+        self._save_cursor(bot.id, cursor)
+        return stored
+
+    def run_bot(self, bot: Bot) -> None:
+        backoff = 1.0
+        channel = self.prepare(bot)
+        while not self.stopping.is_set():
+            try:
+                self.poll_once(bot, channel)
+                backoff = 1.0
+            except SendError as error:
+                if error.permanent:
+                    log.error("bot %s: polling stopped: %s", bot.id, error)
+                    return
+                log.warning("bot %s: polling failed, retrying in %.0f s: %s", bot.id, backoff, error)
+                self.stopping.wait(error.retry_after or backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def run_forever(self) -> None:
+        bots = self.bots()
+        if not bots:
+            log.warning("no active Telegram or VK bots to poll; add one in the admin")
+            return
+        threads = [threading.Thread(target=self.run_bot, args=(bot,), name=f"poll-{bot.id}", daemon=True)
+                   for bot in bots]
+        for thread in threads:
+            thread.start()
+        log.info("polling %d bot(s): %s", len(bots), ", ".join(str(bot) for bot in bots))
+        for thread in threads:
+            while thread.is_alive() and not self.stopping.is_set():
+                thread.join(1.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _key(self, bot_id: int) -> str:
+        return f"poll-cursor:{bot_id}"
+
+    def _load_cursor(self, bot_id: int) -> Any:
+        with self.state.db.session() as session:
+            row = session.get(PluginSetting, self._key(bot_id))
+            return row.value.get("cursor") if row else None
+
+    def _save_cursor(self, bot_id: int, cursor: Any) -> None:
+        with self.state.db.session() as session:
+            row = session.get(PluginSetting, self._key(bot_id)) or PluginSetting(key=self._key(bot_id))
+            row.value = {"cursor": cursor}
+            session.add(row)

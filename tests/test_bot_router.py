@@ -1,0 +1,85 @@
+"""The router picks handlers by state, then by filters, then falls back; no app, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_plugin.bot.router import Dispatcher, Router, normalise_label, payload_int, payload_parts
+from crm_plugin.chat import ButtonPress, Event, Photo, FileRef, Text
+from crm_plugin.i18n import N_
+
+
+@dataclass
+class FakeCtx:
+    """Only what the router reads of a Context."""
+
+    event: Event
+    state_name: str = ""
+    is_guest: bool = False
+    calls: list[str] = field(default_factory=list)
+
+
+def build() -> Dispatcher:
+    router = Router("test")
+
+    @router.state("await", Photo)
+    def in_state(ctx: Any) -> None:
+        ctx.calls.append("state")
+
+    @router.button("job:")
+    def job(ctx: Any) -> None:
+        ctx.calls.append("job")
+
+    @router.button("menu")
+    def menu(ctx: Any) -> None:
+        ctx.calls.append("menu")
+
+    @router.text(N_("Today"))
+    def today(ctx: Any) -> None:
+        ctx.calls.append("today")
+
+    @router.event(Photo)
+    def photo(ctx: Any) -> None:
+        ctx.calls.append("photo")
+
+    @router.fallback()
+    def fallback(ctx: Any) -> None:
+        ctx.calls.append("fallback")
+
+    guests = Router("guests", guests=True)
+
+    @guests.fallback()
+    def guest(ctx: Any) -> None:
+        ctx.calls.append("guest")
+
+    dispatcher = Dispatcher()
+    dispatcher.include(guests, router)
+    return dispatcher
+
+
+def run(event: Event, **kwargs: Any) -> list[str]:
+    ctx = FakeCtx(event, **kwargs)
+    build().dispatch(ctx)  # type: ignore[arg-type]
+    return ctx.calls
+
+
+def test_matching_order() -> None:
+    photo = Photo(FileRef("x"))
+    assert run(photo, state_name="await") == ["state"]
+    assert run(photo) == ["photo"]
+    assert run(ButtonPress("job:5")) == ["job"]
+    assert run(ButtonPress("menu")) == ["menu"]
+    assert run(ButtonPress("menu:me")) == ["fallback"]  # "menu" without ':' is an exact match
+    assert run(Text("Сегодня")) == ["today"] and run(Text("TODAY!")) == ["today"]
+    assert run(Text("сегодня завтра")) == ["fallback"]
+    assert run(Text("hi"), is_guest=True) == ["guest"]
+
+
+def test_payload_helpers() -> None:
+    assert payload_parts(ButtonPress("list:me:today:2"), 3) == ["me", "today", "2"]
+    assert payload_parts(ButtonPress("list:me:today"), 3) is None
+    assert payload_parts(Text("list:me:today:2"), 3) is None
+    assert payload_int("42") == 42
+    assert payload_int("-1") is None and payload_int("1e3") is None and payload_int("9" * 20) is None
+    assert normalise_label("  🗓 Ушёл ") == normalise_label("ушёл")

@@ -1,0 +1,265 @@
+"""DemoGateway honours the host contract end to end, on the demo's real tables."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from crm_plugin import CrmGateway, PluginState, host
+from crm_plugin.demo.gateway import DemoGateway
+from crm_plugin.demo.models import Client, Job, Lead, LoginCode, Order, OrderStatus, User, db
+from crm_plugin.demo.seed import seed
+
+UTC = timezone.utc
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def staff(app: Flask) -> dict[str, int]:
+    """The seeded staff (no orders): login -> id."""
+    seed(app, orders=0)
+    with app.app_context():
+        return {u.login: u.id for u in db.session.scalars(select(User))}
+
+
+def add_job(app: Flask, *, kind: host.JobKind = host.JobKind.MEASUREMENT, at: datetime | None = MONDAY,
+            assignee_id: int | None = None, amount: int = 50_000, created_at: datetime | None = None,
+            order_status: OrderStatus = OrderStatus.MEASUREMENT) -> int:
+    with app.app_context():
+        client = Client(name="Иванов Пётр", phones_text="+7 917 000-11-22", address="Казань, ул. Баумана, д. 5")
+        order = Order(number=f"З-2026-{db.session.query(Order).count() + 1:04d}", client=client, amount=Decimal(amount),
+                      status=order_status, created_at=created_at or MONDAY - timedelta(days=3))
+        job = Job(kind=kind, order=order, scheduled_at=at, address=client.address or "", latitude=55.79,
+                  longitude=49.12, manager_comment="Домофон 15", assignee_id=assignee_id,
+                  status=host.JobStatus.SCHEDULED if assignee_id else host.JobStatus.NEW)
+        db.session.add(job)
+        db.session.commit()
+        return job.id
+
+
+def login(client: FlaskClient, user: str, password: str = "demo") -> None:
+    assert client.post("/login", data={"login": user, "password": password}).status_code == 302
+
+
+def test_gateway_implements_the_contract(state: PluginState) -> None:
+    assert isinstance(state.gateway, DemoGateway)
+    assert isinstance(state.gateway, CrmGateway)
+
+
+@pytest.mark.parametrize("identity", ["khairullin", "KHAIRULLIN", "Khairullin@Okna-Kazan.example",
+                                      "+7 927 401-22-11", "8 (927) 4012211", "79274012211"])
+def test_find_users_by_every_identity_form(app: Flask, state: PluginState, staff: dict[str, int], identity: str) -> None:
+    with app.app_context():
+        found = state.gateway.find_users(identity)
+    assert [u.id for u in found] == [staff["khairullin"]]
+    assert found[0].roles == frozenset({host.Role.MEASURER}) and found[0].active
+
+
+def test_find_users_unknown_and_blank(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    with app.app_context():
+        assert state.gateway.find_users("nobody") == []
+        assert state.gateway.find_users("   ") == []
+        assert state.gateway.find_users("+7 900 000-00-00") == []
+
+
+def test_users_by_role_and_activity(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    gw = state.gateway
+    with app.app_context():
+        active_measurers = {u.login for u in gw.list_users(role=host.Role.MEASURER)}
+        all_measurers = {u.login for u in gw.list_users(active_only=False, role=host.Role.MEASURER)}
+        admins = gw.list_users(role=host.Role.ADMIN)
+        zakirov = gw.get_user(staff["zakirov"])
+        assert gw.get_user(10_000) is None
+    assert active_measurers == {"khairullin", "volkov", "sabirova", "orlov"}
+    assert all_measurers == active_measurers | {"zakirov"}
+    assert [a.login for a in admins] == ["admin"]
+    assert zakirov is not None and not zakirov.active
+
+
+def test_list_jobs_filters_by_date_assignee_kind_status(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    me, other = staff["volkov"], staff["sabirova"]
+    mine_monday = add_job(app, at=MONDAY, assignee_id=me)
+    mine_tuesday = add_job(app, at=MONDAY + timedelta(days=1), assignee_id=me)
+    others_monday = add_job(app, at=MONDAY + timedelta(hours=3), assignee_id=other)
+    free_monday = add_job(app, at=MONDAY + timedelta(hours=5))
+    install = add_job(app, kind=host.JobKind.INSTALLATION, at=MONDAY + timedelta(hours=1), assignee_id=me)
+    day = dict(scheduled_from=MONDAY.replace(hour=0), scheduled_to=MONDAY.replace(hour=0) + timedelta(days=1))
+    with app.app_context():
+        ids = lambda **q: [j.id for j in state.gateway.list_jobs(host.JobQuery(**q))]  # noqa: E731
+        assert ids(assignee_id=me, **day) == [mine_monday, install]  # by time
+        assert ids(assignee_id=me) == [mine_monday, install, mine_tuesday]
+        assert ids(unassigned_only=True) == [free_monday]
+        assert ids(kind=host.JobKind.MEASUREMENT, **day) == [mine_monday, others_monday, free_monday]
+        assert ids(statuses=frozenset({host.JobStatus.NEW})) == [free_monday]
+        job = state.gateway.get_job(others_monday)
+    assert job is not None and job.assignee_id == other and job.order_number.startswith("З-2026-")
+    assert job.client.phones == ("+7 917 000-11-22",) and job.latitude == pytest.approx(55.79)
+    assert job.scheduled_at == MONDAY + timedelta(hours=3) and job.scheduled_at.tzinfo is not None
+
+
+def test_assign_job_only_once_under_a_race(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    job_id = add_job(app)
+    racers = [staff[login] for login in ("khairullin", "volkov", "sabirova", "orlov")]
+    start = threading.Barrier(len(racers))
+    results: dict[int, bool] = {}
+
+    def take(user_id: int) -> None:
+        with app.app_context():
+            start.wait()
+            results[user_id] = state.gateway.assign_job(job_id, user_id)
+
+    threads = [threading.Thread(target=take, args=(user_id,)) for user_id in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [user_id for user_id, won in results.items() if won]
+    assert len(results) == len(racers) and len(winners) == 1
+    with app.app_context():
+        job = state.gateway.get_job(job_id)
+        assert job is not None and job.assignee_id == winners[0] and job.status is host.JobStatus.SCHEDULED
+        assert state.gateway.assign_job(job_id, racers[0]) is False  # taken stays taken
+
+
+def test_cancelled_job_cannot_be_taken(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    job_id = add_job(app)
+    with app.app_context():
+        db.session.get(Job, job_id).status = host.JobStatus.CANCELLED
+        db.session.commit()
+        assert state.gateway.assign_job(job_id, staff["volkov"]) is False
+
+
+def test_files_round_trip_and_show_in_the_crm(app: Flask, client: FlaskClient, state: PluginState,
+                                              staff: dict[str, int]) -> None:
+    job_id = add_job(app, assignee_id=staff["volkov"])
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    sheet = b"%PDF-1.4 sheet"
+    with app.app_context():
+        gw = state.gateway
+        order_id = gw.get_job(job_id).order_id  # type: ignore[union-attr]
+        photo_id = gw.attach_file(job_id, host.NewFile(host.FileKind.OBJECT_PHOTO, "okno.png", "image/png", photo),
+                                  staff["volkov"])
+        sheet_id = gw.attach_file(job_id, host.NewFile(host.FileKind.MEASUREMENT_SHEET, "list.pdf", "application/pdf",
+                                                       sheet), staff["volkov"])
+        files = gw.list_files(order_id)
+        sheets = gw.list_files(order_id, frozenset({host.FileKind.MEASUREMENT_SHEET}))
+        assert gw.read_file(photo_id) == photo and gw.read_file(sheet_id) == sheet
+        with pytest.raises(LookupError):
+            gw.read_file(10_000)
+    assert [(f.id, f.kind, f.size, f.job_id) for f in files] == [
+        (photo_id, host.FileKind.OBJECT_PHOTO, len(photo), job_id), (sheet_id, host.FileKind.MEASUREMENT_SHEET, len(sheet), job_id)]
+    assert [f.id for f in sheets] == [sheet_id]
+
+    login(client, "gareeva")
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "okno.png" in page and "list.pdf" in page and f'src="/files/{photo_id}"' in page
+    download = client.get(f"/files/{sheet_id}?download=1")
+    assert download.data == sheet and "attachment" in download.headers["Content-Disposition"]
+    assert client.get(f"/files/{photo_id}").mimetype == "image/png"
+
+
+def test_status_set_by_the_bot_shows_in_the_crm(app: Flask, client: FlaskClient, state: PluginState,
+                                                staff: dict[str, int]) -> None:
+    job_id = add_job(app, assignee_id=staff["volkov"])
+    with app.app_context():
+        state.gateway.set_job_status(job_id, host.JobStatus.MEASURED, staff["volkov"])
+        job = db.session.get(Job, job_id)
+        assert job.done_at is not None and job.order.status is OrderStatus.CALCULATION
+        order_id = job.order_id
+        with pytest.raises(LookupError):
+            state.gateway.set_job_status(10_000, host.JobStatus.MEASURED, staff["volkov"])
+    login(client, "gareeva")
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "Замер выполнен" in page and "Расчёт" in page
+
+
+def test_create_lead_is_idempotent_per_external_id(app: Flask, client: FlaskClient, state: PluginState,
+                                                   staff: dict[str, int]) -> None:
+    draft = host.LeadDraft(source="slack:#sales", text="Нужно остеклить балкон", name="Рустам",
+                           phone="+7 917 123-45-67", external_id="Ev123")
+    with app.app_context():
+        first = state.gateway.create_lead(draft)
+        again = state.gateway.create_lead(draft)
+        other = state.gateway.create_lead(host.LeadDraft(source="vk:club1", text="Москитная сетка?"))
+        rows = db.session.scalars(select(Lead).where(Lead.id.in_([first, other]))).all()
+    assert first == again and other != first and len(rows) == 2
+    login(client, "gareeva")
+    assert "Нужно остеклить балкон" in client.get("/leads").get_data(as_text=True)
+
+
+def test_login_code_lands_in_the_crm_inbox(app: Flask, client: FlaskClient, state: PluginState,
+                                           staff: dict[str, int]) -> None:
+    with app.app_context():
+        state.gateway.send_login_code(staff["volkov"], "482913")
+        assert db.session.scalar(select(LoginCode.code).where(LoginCode.user_id == staff["volkov"])) == "482913"
+    login(client, "volkov")
+    assert "482913" in client.get("/codes").get_data(as_text=True)
+    client.post("/logout")
+    login(client, "sabirova")
+    assert "482913" not in client.get("/codes").get_data(as_text=True)  # someone else's inbox
+
+
+def test_current_user_follows_the_login(app: Flask, client: FlaskClient, state: PluginState,
+                                        staff: dict[str, int]) -> None:
+    with app.app_context():
+        assert state.gateway.current_user() is None  # no request: a worker thread
+    with app.test_request_context("/"):
+        assert state.gateway.current_user() is None
+    login(client, "admin", "admin")
+    with client:
+        client.get("/orders")
+        user = state.gateway.current_user()
+    assert user is not None and user.login == "admin" and user.is_admin
+
+
+def test_metric_by_local_day(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    # 22:30 UTC on 2 March is 01:30 on 3 March in Казань (UTC+3): it counts for the 3rd.
+    add_job(app, created_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), amount=100_000)
+    add_job(app, created_at=datetime(2026, 3, 2, 22, 30, tzinfo=UTC), amount=40_000)
+    add_job(app, created_at=datetime(2026, 3, 4, 12, 0, tzinfo=UTC), amount=7_000, order_status=OrderStatus.CANCELLED)
+    add_job(app, created_at=datetime(2026, 3, 9, 12, 0, tzinfo=UTC), amount=1_000_000)  # outside the period
+    done = add_job(app, assignee_id=staff["volkov"], created_at=datetime(2026, 3, 1, tzinfo=UTC))
+    with app.app_context():
+        state.gateway.set_job_status(done, host.JobStatus.MEASURED, staff["volkov"])
+        done_day = db.session.get(Job, done).done_at.astimezone(timezone(timedelta(hours=3))).date()
+        period = dict(start=date(2026, 3, 1), end=date(2026, 3, 5))
+        orders = state.gateway.metric(host.Metric.ORDERS_CREATED, **period)
+        revenue = state.gateway.metric(host.Metric.REVENUE, **period)
+        measured = state.gateway.metric(host.Metric.MEASUREMENTS_DONE, start=done_day, end=done_day)
+        installed = state.gateway.metric(host.Metric.INSTALLATIONS_DONE, start=done_day, end=done_day)
+    assert [d for d, _ in orders.by_day] == [date(2026, 3, d) for d in range(1, 6)]
+    assert dict(orders.by_day) == {date(2026, 3, 1): 1, date(2026, 3, 2): 1, date(2026, 3, 3): 1,
+                                   date(2026, 3, 4): 1, date(2026, 3, 5): 0}
+    assert orders.total == 4
+    assert dict(revenue.by_day)[date(2026, 3, 2)] == 100_000 and dict(revenue.by_day)[date(2026, 3, 3)] == 40_000
+    assert revenue.total == 100_000 + 40_000 + 50_000  # the cancelled order brings nothing
+    assert measured.total == 1 and installed.total == 0
+
+
+def test_metric_sums_match_the_seeded_rows(app: Flask, state: PluginState) -> None:
+    now = datetime.now(UTC)
+    seed(app, orders=60, now=now)
+    start, end = (now - timedelta(days=30)).date(), now.date()
+    since, until = now - timedelta(days=32), now + timedelta(days=2)
+    with app.app_context():
+        series = {m: state.gateway.metric(m, start, end) for m in host.Metric}
+        # every row of the window, counted by its local day, as a manager would by hand
+        local = lambda t: t.astimezone(timezone(timedelta(hours=3))).date()  # noqa: E731
+        in_period = lambda t: t is not None and start <= local(t) <= end  # noqa: E731
+        orders = [o for o in db.session.scalars(select(Order).where(Order.created_at.between(since, until)))
+                  if in_period(o.created_at)]
+        jobs = [j for j in db.session.scalars(select(Job)) if in_period(j.done_at)]
+        leads = [lead for lead in db.session.scalars(select(Lead)) if in_period(lead.created_at)]
+    assert series[host.Metric.ORDERS_CREATED].total == len(orders) > 0
+    assert series[host.Metric.REVENUE].total == float(sum(o.amount for o in orders if o.status is not OrderStatus.CANCELLED))
+    assert series[host.Metric.MEASUREMENTS_DONE].total == sum(j.status is host.JobStatus.MEASURED for j in jobs) > 0
+    assert series[host.Metric.INSTALLATIONS_DONE].total == sum(j.status is host.JobStatus.INSTALLED for j in jobs)
+    assert series[host.Metric.LEADS_CREATED].total == len(leads) > 0
+    for s in series.values():
+        assert len(s.by_day) == 31 and sum(v for _, v in s.by_day) == s.total

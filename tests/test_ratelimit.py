@@ -1,0 +1,138 @@
+"""GCRA rate limits: in memory (with a clock the test moves) and shared through Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from crm_plugin.delivery.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter
+from crm_plugin.delivery.scrub import scrub, secret_values
+
+REDIS_URL = os.environ.get("CRM_PLUGIN_TEST_REDIS_URL")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_limiter_paces_at_the_rate() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    bot = Limit("bot", rate=10)
+
+    granted = [limiter.reserve([bot], max_wait=0.0).granted for _ in range(3)]
+    assert granted == [True, False, False]  # burst 1: the next slot is 0.1 s away
+
+    wait = limiter.reserve([bot]).wait
+    assert wait == pytest.approx(0.1)
+    clock.now += 0.1
+    assert limiter.reserve([bot]).granted
+
+
+def test_memory_limiter_reserves_future_slots_in_order() -> None:
+    limiter = MemoryRateLimiter(Clock())
+    bot = Limit("bot", rate=20)
+    waits = [limiter.reserve([bot], max_wait=1.0).wait for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2])
+    refused = limiter.reserve([bot], max_wait=0.1)
+    assert not refused.granted and refused.wait == pytest.approx(0.25)
+    assert limiter.reserve([bot], max_wait=1.0).wait == pytest.approx(0.25)  # the refusal took nothing
+
+
+def test_every_limit_must_allow_and_none_is_spent_on_refusal() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    bot, chat_a, chat_b = Limit("bot", 30), Limit("chat:a", 1), Limit("chat:b", 1)
+
+    assert limiter.reserve([chat_a, bot]).granted
+    refused = limiter.reserve([chat_a, bot], max_wait=0.5)  # chat a is 1 s away: nothing taken
+    assert not refused.granted and refused.wait == pytest.approx(1.0)
+    clock.now += 1 / 30
+    assert limiter.reserve([chat_b, bot]).wait == 0.0  # the bot's budget was not spent by the refusal
+
+
+def test_burst_and_cost() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    group = Limit("group", rate=1, burst=3)
+    assert [limiter.reserve([group]).granted for _ in range(4)] == [True, True, True, False]
+    clock.now += 2
+    assert not limiter.reserve([group], cost=3).granted  # two slots free, three asked
+    assert limiter.reserve([group], cost=2).granted
+
+
+def test_block_holds_every_key_for_the_time_given() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    bot, chat = Limit("bot", 30), Limit("chat", 1)
+    limiter.block([bot, chat], 5.0)
+    assert limiter.reserve([bot]).wait == pytest.approx(5.0)
+    clock.now += 5.0
+    assert limiter.reserve([bot, chat]).granted
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = REDIS_URL or "redis://127.0.0.1:6379/0"
+    limiter = RedisRateLimiter(url)
+    try:
+        limiter.ping()
+    except Exception as error:  # noqa: BLE001
+        if REDIS_URL:  # CI promised a Redis: its absence is a failure, not a reason to skip
+            pytest.fail(f"CRM_PLUGIN_TEST_REDIS_URL={REDIS_URL} is unreachable: {error}")
+        pytest.skip(f"no Redis at {url}: {error}")
+    return url
+
+
+def test_redis_limiters_share_one_budget(redis_url: str) -> None:
+    prefix = f"crm_plugin:test:{uuid.uuid4().hex}:"
+    first, second = RedisRateLimiter(redis_url, prefix=prefix), RedisRateLimiter(redis_url, prefix=prefix)
+    chat = Limit("{bot1}:chat:42", rate=1, burst=5)  # 5 at once, then one a second
+
+    taken = [first.reserve([chat]).granted for _ in range(3)] + [second.reserve([chat]).granted for _ in range(2)]
+    assert taken == [True] * 5
+    assert not first.reserve([chat]).granted
+    refused = second.reserve([chat])
+    assert not refused.granted and 0.5 < refused.wait <= 1.0  # the other process spent the budget
+
+    alone = RedisRateLimiter(redis_url, prefix=f"crm_plugin:test:{uuid.uuid4().hex}:")
+    assert alone.reserve([chat]).granted  # another prefix (another deployment) has its own budget
+
+
+def test_redis_reservation_and_block_match_the_memory_limiter(redis_url: str) -> None:
+    limiter = RedisRateLimiter(redis_url, prefix=f"crm_plugin:test:{uuid.uuid4().hex}:")
+    bot, chat = Limit("{bot1}:bot", 20), Limit("{bot1}:chat:1", 1)
+    waits = [limiter.reserve([bot], max_wait=1.0).wait for _ in range(4)]
+    assert waits[0] == 0.0 and waits[3] == pytest.approx(0.15, abs=0.02)
+    assert not limiter.reserve([bot, chat], max_wait=0.0).granted
+
+    limiter.block([chat], 30.0)
+    refused = limiter.reserve([chat], max_wait=1.0)
+    assert not refused.granted and refused.wait > 29.0
+
+
+def test_unreachable_redis_falls_back_to_local_limits() -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    bot = Limit("bot", 10)
+    assert limiter.reserve([bot]).granted
+    assert not limiter.reserve([bot]).granted  # still limited, by this process
+
+
+def test_scrub_hides_tokens_and_credentials() -> None:
+    token = "123456:AAE-secret_Token"
+    secrets = secret_values({"token": token, "signing_secret": "s3cr3t/+x", "team": 5}, "hook-secret", None)
+    text = (f"HTTPSConnectionPool: /bot{token}/sendMessage failed; also bot999:Other-Token_1 and "
+            f"secret=s3cr3t%2F%2Bx, header hook-secret, id 12")
+
+    clean = scrub(text, secrets)
+
+    assert token not in clean and "AAE-secret" not in clean and "Other-Token" not in clean
+    assert "s3cr3t" not in clean and "hook-secret" not in clean
+    assert "sendMessage failed" in clean and "id 12" in clean
+    assert scrub("ok", ["ok"]) == "ok"  # values too short to be secrets are left alone

@@ -1,0 +1,206 @@
+"""The webhook route for each platform: a valid request stored, a forged, missing or stale signature 403
+with nothing stored, a malformed body 400, an update delivered three times stored once, a size limit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from crm_plugin import PluginState
+from crm_plugin.models import Bot, InboundKey, Message, MessageStatus, Platform
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TELEGRAM_SECRET = "tg-webhook-secret"
+VK_SECRET = "vk-secret"
+VIBER_TOKEN = "viber-token"
+SLACK_SIGNING = "slack-signing-secret"
+
+
+def fixture_bytes(platform: str, name: str) -> bytes:
+    return (FIXTURES / platform / name).read_bytes()
+
+
+@dataclass
+class PlatformCase:
+    platform: Platform
+    credentials: dict[str, str]
+    fixture: str
+    sign: Callable[[bytes], dict[str, str]]  # valid headers for a body
+    forge: Callable[[bytes], dict[str, str]]  # headers with a wrong signature
+    malformed: bytes  # a body the platform never sends, signed validly where the signature covers the body
+    expected_kind: str
+    webhook_secret: str | None = None
+
+    def body(self) -> bytes:
+        return fixture_bytes(self.platform.value, self.fixture)
+
+
+def _viber_signature(body: bytes, token: str = VIBER_TOKEN) -> dict[str, str]:
+    return {"X-Viber-Content-Signature": hmac.new(token.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def _slack_signature(body: bytes, secret: str = SLACK_SIGNING, at: int | None = None) -> dict[str, str]:
+    timestamp = str(at if at is not None else int(time.time()))
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}",
+            "Content-Type": "application/json"}
+
+
+def _vk_malformed() -> bytes:
+    return json.dumps({"type": "message_new", "secret": VK_SECRET, "object": "not-an-object",
+                       "group_id": 229000111, "event_id": "x"}).encode()
+
+
+CASES = {
+    "telegram": PlatformCase(
+        Platform.TELEGRAM, {"token": "123456:TEST-token"}, "text.json",
+        sign=lambda body: {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        forge=lambda body: {"X-Telegram-Bot-Api-Secret-Token": "guess"},
+        malformed=b'{"update_id": "seven", "message": []}', expected_kind="text", webhook_secret=TELEGRAM_SECRET,
+    ),
+    "vk": PlatformCase(
+        Platform.VK, {"token": "vk-token", "group_id": "229000111", "secret": VK_SECRET, "confirmation": "abc123"},
+        "message_new_text.json", sign=lambda body: {}, forge=lambda body: {}, malformed=_vk_malformed(),
+        expected_kind="text",
+    ),
+    "viber": PlatformCase(
+        Platform.VIBER, {"token": VIBER_TOKEN, "name": "Окна"}, "message_text.json",
+        sign=_viber_signature, forge=lambda body: _viber_signature(body, "wrong-token"),
+        malformed=b'{"event": "message", "message_token": 5}', expected_kind="text",
+    ),
+    "slack": PlatformCase(
+        Platform.SLACK, {"token": "xoxb-test-token", "signing_secret": SLACK_SIGNING}, "message_im.json",
+        sign=_slack_signature, forge=lambda body: _slack_signature(body, "wrong-secret"),
+        malformed=b'{"type": "event_callback", "event": "nope"}', expected_kind="text",
+    ),
+}
+
+
+@pytest.fixture(params=list(CASES))
+def case(request: pytest.FixtureRequest) -> PlatformCase:
+    return CASES[request.param]
+
+
+@pytest.fixture
+def bot_id(state: PluginState, case: PlatformCase) -> int:
+    with state.db.session() as session:
+        bot = Bot(platform=case.platform, name="test", credentials_encrypted=state.secrets.seal(case.credentials),
+                  webhook_secret=case.webhook_secret)
+        session.add(bot)
+        session.flush()
+        return bot.id
+
+
+def stored(state: PluginState) -> tuple[int, int]:
+    with state.db.session() as session:
+        return (session.scalar(select(func.count()).select_from(Message)) or 0,
+                session.scalar(select(func.count()).select_from(InboundKey)) or 0)
+
+
+def post(client: FlaskClient, bot_id: int, body: bytes, headers: dict[str, str]) -> Any:
+    headers = {"Content-Type": "application/json", **headers}
+    return client.post(f"/crm-plugin/webhook/{bot_id}", data=body, headers=headers)
+
+
+def test_valid_request_is_stored_for_the_bot(client: FlaskClient, state: PluginState, case: PlatformCase,
+                                             bot_id: int) -> None:
+    body = case.body()
+    response = post(client, bot_id, body, case.sign(body))
+    assert response.status_code == 200
+    if case.platform == Platform.VK:
+        assert response.get_data(as_text=True) == "ok"  # VK retries anything but the body "ok"
+    with state.db.session() as session:
+        rows = session.scalars(select(Message)).all()
+    assert [(row.kind, row.status) for row in rows] == [(case.expected_kind, MessageStatus.RECEIVED)]
+
+
+def test_forged_and_missing_signatures_get_403_and_store_nothing(client: FlaskClient, state: PluginState,
+                                                                 case: PlatformCase, bot_id: int) -> None:
+    body = case.body()
+    if case.platform == Platform.VK:  # VK signs with a field inside the body
+        forged = json.dumps({**json.loads(body), "secret": "guess"}).encode()
+        missing = json.dumps({k: v for k, v in json.loads(body).items() if k != "secret"}).encode()
+        attempts = [(forged, {}), (missing, {})]
+    else:
+        attempts = [(body, case.forge(body)), (body, {})]
+    for attempt_body, headers in attempts:
+        assert post(client, bot_id, attempt_body, headers).status_code == 403
+    assert stored(state) == (0, 0)
+
+
+def test_stale_slack_timestamp_is_refused(client: FlaskClient, state: PluginState) -> None:
+    case = CASES["slack"]
+    with state.db.session() as session:
+        bot = Bot(platform=Platform.SLACK, credentials_encrypted=state.secrets.seal(case.credentials))
+        session.add(bot)
+    body = case.body()
+    stale = _slack_signature(body, at=int(time.time()) - 301)  # a replay from more than 5 minutes ago
+    assert post(client, bot.id, body, stale).status_code == 403
+    assert stored(state) == (0, 0)
+
+
+def test_malformed_body_gets_400_never_500(client: FlaskClient, state: PluginState, case: PlatformCase,
+                                           bot_id: int) -> None:
+    for body in (case.malformed, b"{not json", b"[]"):
+        headers = case.sign(body)
+        assert post(client, bot_id, body, headers).status_code == 400, body
+    assert stored(state) == (0, 0)
+
+
+def test_same_update_three_times_is_stored_once(client: FlaskClient, state: PluginState, case: PlatformCase,
+                                                bot_id: int) -> None:
+    body = case.body()
+    statuses = [post(client, bot_id, body, case.sign(body)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]  # retries are acknowledged, or the platform keeps retrying
+    assert stored(state) == (1, 1)
+
+
+def test_body_over_the_limit_gets_413(client: FlaskClient, state: PluginState, bot_id: int,
+                                      case: PlatformCase) -> None:
+    state.config["CRM_PLUGIN_MAX_BODY_BYTES"] = 100
+    body = case.body()
+    assert len(body) > 100
+    assert post(client, bot_id, body, case.sign(body)).status_code == 413
+    assert stored(state) == (0, 0)
+
+
+def test_unknown_and_inactive_bots_get_404(client: FlaskClient, state: PluginState, bot_id: int,
+                                           case: PlatformCase) -> None:
+    body = case.body()
+    assert post(client, bot_id + 1000, body, case.sign(body)).status_code == 404
+    with state.db.session() as session:
+        session.get(Bot, bot_id).active = False  # type: ignore[union-attr]
+    assert post(client, bot_id, body, case.sign(body)).status_code == 404
+    assert stored(state) == (0, 0)
+
+
+def test_vk_confirmation_is_answered_with_the_code(client: FlaskClient, state: PluginState) -> None:
+    case = CASES["vk"]
+    with state.db.session() as session:
+        bot = Bot(platform=Platform.VK, credentials_encrypted=state.secrets.seal(case.credentials))
+        session.add(bot)
+    body = fixture_bytes("vk", "confirmation.json")
+    body = json.dumps({**json.loads(body), "secret": VK_SECRET}).encode()
+    response = post(client, bot.id, body, {})
+    assert response.status_code == 200 and response.get_data(as_text=True) == "abc123"
+
+
+def test_slack_url_verification_echoes_the_challenge(client: FlaskClient, state: PluginState) -> None:
+    case = CASES["slack"]
+    with state.db.session() as session:
+        bot = Bot(platform=Platform.SLACK, credentials_encrypted=state.secrets.seal(case.credentials))
+        session.add(bot)
+    body = fixture_bytes("slack", "url_verification.json")
+    response = post(client, bot.id, body, _slack_signature(body))
+    assert response.status_code == 200
+    assert response.json == {"challenge": json.loads(body)["challenge"]}
