@@ -76,7 +76,8 @@ def run(messages: int, database_url: str | None, redis_url: str | None, concurre
         init_db(app)
         state = get_state(app)
         with state.db.session() as session:
-            bot = Bot(platform=Platform.TELEGRAM, name="bench", credentials_encrypted=state.secrets.seal({"token": TOKEN}))
+            bot = Bot(platform=Platform.TELEGRAM, name="bench",
+                      credentials_encrypted=state.secrets.seal({"token": TOKEN}))
             session.add(bot)
             session.flush()
             bot_id = bot.id

@@ -18,6 +18,7 @@ from .channels import channel_class, channel_for
 from .channels.base import BotIdentity, Channel, CredentialsError, WebhookInfo
 from .crypto import mask
 from .delivery.scrub import scrub, secret_values
+from .i18n import N_  # marks labels for the admin's catalogue (crm_plugin/admin/i18n.py translates them)
 from .models import Bot, Platform
 
 if TYPE_CHECKING:
@@ -39,22 +40,22 @@ class CredentialField:
 
 # What an admin types for each platform: the keys the channel adapters read.
 CREDENTIAL_FIELDS: dict[Platform, tuple[CredentialField, ...]] = {
-    Platform.TELEGRAM: (CredentialField("token", "Токен бота", "Выдаёт @BotFather: 123456:ABC…"),),
+    Platform.TELEGRAM: (CredentialField("token", N_("Токен бота"), N_("Выдаёт @BotFather: 123456:ABC…")),),
     Platform.VK: (
-        CredentialField("token", "Ключ доступа сообщества", "Управление → Работа с API → Ключи доступа"),
-        CredentialField("confirmation", "Строка подтверждения", "Callback API: строка, которую должен вернуть сервер",
-                        secret=False),
-        CredentialField("secret", "Секретный ключ", "Callback API: поле «Секретный ключ»"),
+        CredentialField("token", N_("Ключ доступа сообщества"), N_("Управление → Работа с API → Ключи доступа")),
+        CredentialField("confirmation", N_("Строка подтверждения"),
+                        N_("Callback API: строка, которую должен вернуть сервер"), secret=False),
+        CredentialField("secret", N_("Секретный ключ"), N_("Callback API: поле «Секретный ключ»")),
     ),
-    Platform.VIBER: (CredentialField("token", "Токен", "partners.viber.com → Info → Token"),),
+    Platform.VIBER: (CredentialField("token", N_("Токен"), N_("partners.viber.com → Info → Token")),),
     Platform.SLACK: (
-        CredentialField("token", "Bot User OAuth Token", "xoxb-…: OAuth & Permissions"),
-        CredentialField("signing_secret", "Signing Secret", "Basic Information → App Credentials"),
+        CredentialField("token", N_("Bot User OAuth Token"), N_("xoxb-…: OAuth & Permissions")),
+        CredentialField("signing_secret", N_("Signing Secret"), N_("Basic Information → App Credentials")),
     ),
 }
 
-PLATFORM_LABELS = {Platform.TELEGRAM: "Telegram", Platform.VK: "ВКонтакте", Platform.VIBER: "Viber",
-                   Platform.SLACK: "Slack", Platform.WEB: "Веб-чат"}
+PLATFORM_LABELS = {Platform.TELEGRAM: "Telegram", Platform.VK: N_("ВКонтакте"), Platform.VIBER: "Viber",
+                   Platform.SLACK: "Slack", Platform.WEB: N_("Веб-чат")}
 
 
 def clean_credentials(platform: Platform, raw: Mapping[str, Any]) -> dict[str, str]:

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -19,6 +22,24 @@ def normalise_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def plugin_database_url(plugin_url: str | None, host_url: str | None) -> str | None:
+    """The plugin's database: CRM_PLUGIN_DATABASE_URL, else the host's own.
+
+    On a SQLite file the plugin takes a file of its own beside the host's (crm.db -> crm-crm_plugin.db):
+    SQLite locks the whole file for writing, and a bot turn writes the plugin's tables in one transaction
+    while it asks the CRM to write too (take a job, attach a photo); on one file the CRM would wait for the
+    turn's lock until it timed out. PostgreSQL locks rows, so there one database serves both.
+    """
+    if plugin_url or not host_url:
+        return plugin_url or host_url
+    url = make_url(host_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return host_url
+    path = Path(url.database)
+    return url.set(database=str(path.with_name(f"{path.stem}-crm_plugin{path.suffix}"))).render_as_string(
+        hide_password=False)
 
 
 class Database:

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 
 from . import host
 from .crypto import SecretBox
-from .db import Database
+from .db import Database, plugin_database_url
 from .errors import PluginStartupError
 from .manifest import Manifest, load_manifest
 from .migrate import ensure_migrated
@@ -71,7 +71,8 @@ class CrmPlugin:
         manifest = load_manifest()
         for key, default in manifest.defaults().items():
             app.config.setdefault(key, default)
-        database_url = app.config["CRM_PLUGIN_DATABASE_URL"] or app.config.get("SQLALCHEMY_DATABASE_URI")
+        database_url = plugin_database_url(app.config["CRM_PLUGIN_DATABASE_URL"],
+                                           app.config.get("SQLALCHEMY_DATABASE_URI"))
         if not database_url:
             raise PluginStartupError(
                 "crm_plugin: no database; set CRM_PLUGIN_DATABASE_URL (or the host's SQLALCHEMY_DATABASE_URI)"
@@ -92,6 +93,10 @@ class CrmPlugin:
         from .blueprint import blueprint
 
         app.register_blueprint(blueprint, url_prefix=app.config["CRM_PLUGIN_URL_PREFIX"])
+        csrf = app.extensions.get("csrf")
+        if csrf is not None:
+            # Messengers prove themselves by signature, and the web chat checks its own CSRF header.
+            csrf.exempt(blueprint)
         register_admin(app, state)
         app.cli.add_command(cli)
         if app.config["CRM_PLUGIN_WORKER"] == "thread":

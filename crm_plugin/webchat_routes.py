@@ -151,7 +151,10 @@ def webchat_file(message_id: int, index: int) -> Response:
             or message.payload.get("type") != "media" or not 0 <= index < len(message.payload.get("files", []))):
         abort(404)
     file = message.payload["files"][index]
-    data = state.gateway.read_file(int(file["crm_file_id"]))
+    try:
+        data = state.gateway.read_file(int(file["crm_file_id"]))
+    except LookupError:  # deleted in the CRM since
+        abort(404)
     return _file_response(data, file["content_type"], file["name"], document=file.get("kind") == "document")
 
 
@@ -182,6 +185,7 @@ def _accept(state: PluginState, user: User, events: list[Event], shown: dict[str
     sender = web_sender(user)
     parsed = ParsedRequest(inbound=[Inbound(sender, event, f"web-{uuid.uuid4().hex}") for event in events])
     inbound.accept(state, bot_id, parsed, raw={"web": shown})
+    log.info("web chat: %d event(s) sent as CRM user %s", len(events), user.id)
 
 
 def _event_from(body: dict[str, Any], user: User) -> tuple[Event, dict[str, Any]]:

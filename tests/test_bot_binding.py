@@ -283,3 +283,41 @@ def test_replies_are_in_the_outbox_of_the_same_transaction(world: World) -> None
     assert len(rows) == 1 and rows[0].status == "queued" and "Здравствуйте" in rows[0].preview
     with world.state.db.session() as session:
         assert session.scalar(select(Message.id).where(Message.direction == "in")) is None  # logged by the caller
+
+
+def test_a_greeting_is_not_taken_for_a_login(world: World) -> None:
+    sender = person()
+    for greeting in ("Начать", "привет", "/start"):
+        assert "Здравствуйте" in last_text(world.say(sender, greeting))
+    assert world.login_codes(world.user("ivanov", Role.MEASURER)) == []
+
+
+def test_an_english_messenger_profile_gets_english_and_keeps_it(world: World) -> None:
+    world.user("smith", Role.INSTALLER, phone="+79991234567", name="John Smith")
+    sender = person(language="en")
+    assert "Share phone number" in [b.label for b in buttons(start(world, sender))]
+    turn = world.send(sender, Contact("+79991234567", own=True))
+    assert last_text(turn).startswith("Done! You are signed in as John Smith.")
+    assert link_of(world, sender).language == "en"  # type: ignore[union-attr]
+
+
+def test_a_message_from_an_unreachable_account_makes_it_reachable_again(world: World) -> None:
+    world.user("ivanov", Role.MEASURER)
+    sender = person()
+    world.bind(sender, "ivanov")
+    with world.state.db.session() as session:
+        session.scalars(select(EmployeeLink)).one().status = LinkStatus.UNREACHABLE
+    assert "Меню" in last_text(world.press(sender, "menu"))
+    assert link_of(world, sender) is not None
+
+
+def test_approval_of_an_employee_deactivated_meanwhile_binds_nobody(world: World) -> None:
+    uid = world.user("ivanov", Role.MEASURER)
+    sender = person()
+    world.say(sender, "ivanov")
+    world.set_user(uid, active=False)
+    with world.state.db.session() as session:
+        request_id = session.scalars(select(BindingRequest)).one().id
+    with world.app.app_context(), world.state.db.session() as session:
+        assert approve_binding(session, request_id, now=NOW) is None
+    assert link_of(world, sender) is None

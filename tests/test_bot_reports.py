@@ -90,9 +90,8 @@ def test_too_big_and_wrong_type_files_are_refused(world: World) -> None:
     big = world.send(sender, photo(world, "big", size=21 * 1024 * 1024))
     assert "больше 20 МБ" in last_text(big)
     world.files["doc"] = b"PK\x03\x04"
-    word = world.send(sender, Document(FileRef("doc", "лист.docx",
-                                               "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                                               4)))
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    word = world.send(sender, Document(FileRef("doc", "лист.docx", docx, 4)))
     assert "только фото или PDF" in last_text(word)
     world.press(sender, f"photos:{job}")
     world.files["pdf"] = b"%PDF"

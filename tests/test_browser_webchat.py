@@ -16,6 +16,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from crm_plugin import get_state
+from crm_plugin.demo.images import window_photo
 from crm_plugin.demo.models import User, db
 from crm_plugin.demo.seed import seed
 from crm_plugin.extension import start_worker
@@ -63,7 +64,7 @@ def browser() -> Iterator[Browser]:
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                               args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = chromium.new_context(viewport={"width": 1100, "height": 820}, locale="ru-RU")
+        context = chromium.new_context(viewport={"width": 1100, "height": 1000}, locale="ru-RU")
         seen = Browser(context.new_page())
         seen.page.set_default_timeout(TIMEOUT_MS)
 
@@ -128,12 +129,25 @@ def test_admin_talks_to_the_bot_in_the_browser(served: tuple[str, Flask], browse
     page.wait_for_selector(".webchat-in .webchat-text:text('Привет, бот')")
     assert page.input_value("#webchat-text") == ""
 
+    # Two photos picked at once arrive as one album, shown in one bubble.
+    page.set_input_files("#webchat-files", [
+        {"name": "kitchen.png", "mimeType": "image/png", "buffer": window_photo((190, 60, 50))},
+        {"name": "room.png", "mimeType": "image/png", "buffer": window_photo((60, 110, 180))},
+    ])
+    page.wait_for_function("document.querySelectorAll('.webchat-in .webchat-photo img').length === 2")
+    album = page.locator(".webchat-in[data-group]")
+    assert album.count() == 1 and album.locator("img").count() == 2
+    page.wait_for_function("Array.from(document.querySelectorAll('.webchat-photo img'))"
+                           ".every(img => img.complete && img.naturalWidth > 0)")
+
     # A point typed into the location panel.
     page.click("#webchat-location-toggle")
     page.fill("#webchat-lat", "55,7887")
     page.fill("#webchat-lon", "49.1186")
+    answers = page.locator(".webchat-out").count()
     page.click("#webchat-location-send")
     page.wait_for_selector(".webchat-in .webchat-place")
+    page.wait_for_function(f"document.querySelectorAll('.webchat-out').length > {answers}")
     assert "55.78870, 49.11860" in page.locator(".webchat-in .webchat-place").last.inner_text()
 
     page.wait_for_selector("#webchat-typing", state="hidden")
@@ -143,7 +157,7 @@ def test_admin_talks_to_the_bot_in_the_browser(served: tuple[str, Flask], browse
     with get_state(app).db.session() as session:
         kinds = [m.kind for m in session.scalars(select(Message).where(Message.direction == Direction.IN)
                                                  .order_by(Message.id))]
-    assert kinds == ["start", "button", "text", "location"]
+    assert kinds == ["start", "button", "text", "photo", "photo", "location"]
     assert browser.errors == []
     # The demo's Flask-Admin theme (Bootswatch "flatly") @imports Google Fonts; the chat itself asks for nothing
     # outside, and the page works with those requests refused.

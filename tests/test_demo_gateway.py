@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crm_plugin import CrmGateway, PluginState, host
 from crm_plugin.demo.gateway import DemoGateway
@@ -263,3 +263,16 @@ def test_metric_sums_match_the_seeded_rows(app: Flask, state: PluginState) -> No
     assert series[host.Metric.LEADS_CREATED].total == len(leads) > 0
     for s in series.values():
         assert len(s.by_day) == 31 and sum(v for _, v in s.by_day) == s.total
+
+
+def test_crm_writes_inside_a_plugin_transaction_do_not_wait(app: Flask, state: PluginState,
+                                                           staff: dict[str, int]) -> None:
+    """A bot turn holds the plugin's write transaction while it asks the CRM to write (take a job, store a
+    code); on SQLite the two must not share a file lock, or the CRM's write waits until it times out."""
+    job_id = add_job(app)
+    with app.app_context(), state.db.session() as session:
+        session.execute(text("SELECT 1"))  # the turn's transaction has begun (BEGIN IMMEDIATE on SQLite)
+        state.gateway.send_login_code(staff["volkov"], "111222")
+        assert state.gateway.assign_job(job_id, staff["volkov"])
+    with app.app_context():
+        assert db.session.get(Job, job_id).assignee_id == staff["volkov"]

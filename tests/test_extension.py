@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 
 from crm_plugin import CrmPlugin, PluginStartupError, get_state
 from crm_plugin.demo.gateway import DemoGateway
+from crm_plugin.demo.models import db as host_db
 from crm_plugin.migrate import current_revision, head_revision
 
 from .conftest import make_test_app
@@ -71,12 +72,15 @@ def test_db_upgrade_downgrade_with_own_version_table(app: Flask) -> None:
     assert {"crm_plugin_messages", "crm_plugin_bots", "crm_plugin_alembic_version"} <= tables
     assert "alembic_version" not in tables  # the host's own Alembic table is never touched
 
+    with app.app_context():
+        host_tables = set(inspect(host_db.engine).get_table_names())
     result = runner.invoke(args=["crm-plugin", "db", "downgrade"])
     assert result.exit_code == 0, result.output
     left = set(inspect(engine).get_table_names())
     assert not {t for t in left if t.startswith("crm_plugin_") and t != "crm_plugin_alembic_version"}
-    host_tables = {t for t in tables if not t.startswith("crm_plugin")}
-    assert host_tables and host_tables <= left  # the host's tables stay
+    with app.app_context():
+        assert "demo_jobs" in host_tables
+        assert set(inspect(host_db.engine).get_table_names()) == host_tables  # the host's tables stay
 
     result = runner.invoke(args=["crm-plugin", "db", "upgrade"])
     assert result.exit_code == 0 and head_revision(state.manifest) in result.output
@@ -85,3 +89,29 @@ def test_db_upgrade_downgrade_with_own_version_table(app: Flask) -> None:
 
 def test_gateway_is_the_demo_one(app: Flask) -> None:
     assert isinstance(get_state(app).gateway, DemoGateway)
+
+
+def test_plugin_database_defaults() -> None:
+    from crm_plugin.db import plugin_database_url
+
+    pg = "postgresql+psycopg://u@h/crm"
+    assert plugin_database_url(None, pg) == pg  # row locks: one database serves host and plugin
+    assert plugin_database_url("sqlite:////x/p.db", pg) == "sqlite:////x/p.db"
+    # SQLite locks the whole file: the plugin gets a file of its own beside the host's
+    assert plugin_database_url(None, "sqlite:////srv/crm/crm.db") == "sqlite:////srv/crm/crm-crm_plugin.db"
+    assert plugin_database_url(None, None) is None
+
+
+def test_sqlite_plugin_file_lets_the_crm_write_during_a_turn(app: Flask) -> None:
+    """A turn holds the plugin's write lock while the gateway writes to the CRM: that must not wait."""
+    state = get_state(app)
+    if state.db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite file locking only")
+    from crm_plugin.host import LeadDraft
+    from crm_plugin.models import PluginSetting
+
+    with app.app_context(), state.db.session() as session:
+        session.add(PluginSetting(key="x", value={}))
+        session.flush()  # the plugin's file is now write-locked by this transaction
+        lead_id = state.gateway.create_lead(LeadDraft(source="test", text="окна в дом"))
+    assert lead_id > 0

@@ -167,7 +167,8 @@ def test_choosing_an_employee_binds_the_web_link(state: PluginState, admin: Flas
     assert link.status == LinkStatus.BOUND and link.bound_at is not None
 
 
-def test_blocked_employee_stays_blocked(state: PluginState, admin: FlaskClient, people: dict[str, int]) -> None:
+def test_blocked_employee_stays_blocked_and_is_refused(worker: Any, state: PluginState, admin: FlaskClient,
+                                                       people: dict[str, int]) -> None:
     admin.post(f"{API}/session", json={"user_id": people["installer"]})
     with state.db.session() as session:
         link = session.scalars(select(EmployeeLink).where(EmployeeLink.crm_user_id == people["installer"])).one()
@@ -176,6 +177,10 @@ def test_blocked_employee_stays_blocked(state: PluginState, admin: FlaskClient, 
     assert response.json["status"] == "blocked" and "заблокирован" in response.json["notice"]
     with state.db.session() as session:
         assert session.get(EmployeeLink, link.id).status == LinkStatus.BLOCKED  # type: ignore[union-attr]
+    send(admin, people["installer"], type="text", text="/start")
+    deliver(worker)
+    answer = [m for m in poll(admin, people["installer"])["messages"] if m["direction"] == "out"]
+    assert len(answer) == 1 and "заблокировал" in answer[0]["text"] and answer[0]["buttons"] == []
 
 
 def test_unknown_or_inactive_employee_is_refused(app: Flask, state: PluginState, admin: FlaskClient) -> None:
@@ -290,7 +295,7 @@ def test_location_and_contact(state: PluginState, admin: FlaskClient, people: di
     assert contact == {"phone": "+7 927 401-22-11", "own": True}
     shown = poll(admin, measurer)["messages"]
     assert shown[0]["location"]["url"].startswith("https://www.openstreetmap.org/?mlat=55.788700&mlon=49.118600")
-    assert shown[1]["text"] == "📞 +7 927 401-22-11"
+    assert shown[1]["text"] == "+7 927 401-22-11" and shown[1]["contact"] is True
     assert "от -90 до 90" in send(admin, measurer, type="location", latitude=91, longitude=0).json["error"]
     assert "числами" in send(admin, measurer, type="location", latitude="север", longitude=0).json["error"]
     assert "нет телефона" in send(admin, installer, type="contact").json["error"]
@@ -351,6 +356,11 @@ def test_replies_render_with_buttons_files_and_places(app: Flask, state: PluginS
     assert admin.get(f"{API}/file/{text['id']}/0").status_code == 404  # not a media reply
     assert admin.get(f"{API}/file/{media['id']}/2").status_code == 404
     assert place["location"]["title"] == "ул. Баумана, 5" and "openstreetmap.org" in place["location"]["url"]
+    with state.db.session() as session:  # a file deleted in the CRM since it was sent
+        gone = enqueue(session, bot_id=bot.id, chat_id=chat,
+                       reply=MediaReply((OutFile(FileKindOut.PHOTO, 99999, "gone.png", "image/png"),)))
+        gone.status = MessageStatus.SENT
+    assert admin.get(f"{API}/file/{gone.id}/0").status_code == 404
 
 
 def test_poll_cursor_waits_for_a_queued_reply(state: PluginState, admin: FlaskClient, people: dict[str, int]) -> None:

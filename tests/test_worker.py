@@ -239,3 +239,55 @@ def test_inactive_bot_fails_with_a_reason(state: PluginState, fake: FakeTelegram
     [row] = rows(state)
     assert row.status is MessageStatus.FAILED and "switched off" in (row.error or "")
     assert fake.calls("sendMessage") == []
+
+
+def test_received_message_is_run_through_the_bot_and_answered(state: PluginState, fake: FakeTelegram, bot_id: int,
+                                                              worker: Worker) -> None:
+    from crm_plugin.chat import Inbound, Sender, Start
+    from crm_plugin.delivery.outbox import log_inbound
+    from crm_plugin.models import Direction
+
+    with state.db.session() as session:
+        incoming = log_inbound(session, bot_id=bot_id, inbound=Inbound(Sender("900", "900", "Иван"), Start(), "1"))
+        session.flush()
+        incoming_id = incoming.id
+
+    assert worker.drain(10)
+
+    [row] = rows(state, [incoming_id])
+    assert row.status is MessageStatus.HANDLED and row.claimed_by is None
+    answers = [r for r in rows(state) if r.direction is Direction.OUT]
+    assert answers and all(r.status is MessageStatus.SENT and r.chat_id == "900" for r in answers)
+    assert len(fake.sent_messages("900")) == len(answers)
+
+
+def test_one_chat_is_paced_to_its_limit_without_429s(state: PluginState, fake: FakeTelegram, bot_id: int,
+                                                     worker: Worker) -> None:
+    # The fake allows 3 messages in any 3 s to one chat; four sent back to back would get a 429.
+    enqueue_texts(state, bot_id, [("42", f"часть {n}") for n in range(4)])
+
+    assert worker.drain(15)
+
+    assert [m.text for m in fake.sent_messages("42")] == [f"часть {n}" for n in range(4)]
+    assert fake.rate_limited == 0 and len(fake.calls("sendMessage")) == 4
+    assert all(row.attempts == 0 and row.error is None for row in rows(state))
+
+
+def test_embedded_thread_starts_with_the_first_request(database_url: str, fake: FakeTelegram) -> None:
+    from crm_plugin import get_state
+
+    from .conftest import make_test_app
+
+    app = make_test_app(database_url, CRM_PLUGIN_WORKER="thread")
+    state = get_state(app)
+    bot_id = add_telegram_bot(app, state, fake.url)
+    try:
+        assert state.worker is None
+        app.test_client().get("/crm-plugin/health")
+        assert isinstance(state.worker, Worker)
+        enqueue_texts(state, bot_id, [("42", "из потока")])
+        assert wait_until(lambda: fake.sent_messages("42"), timeout=10)
+    finally:
+        if state.worker is not None:
+            state.worker.stop()
+        state.db.dispose()

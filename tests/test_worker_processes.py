@@ -84,3 +84,18 @@ def test_two_workers_never_send_one_row_twice(app: Flask, state: PluginState, fa
     assert delivered == Counter(chats)  # each row exactly once
     assert len({row.claimed_by for row in rows(state)}) == 2  # both workers sent some: they really raced
     assert all(process.returncode == 0 for process in processes), [_log(p)[-2000:] for p in logs]  # SIGTERM: clean
+
+
+def test_worker_command_sends_and_stops_cleanly_on_sigterm(app: Flask, state: PluginState, fake: FakeTelegram,
+                                                           database_url: str, tmp_path: Path) -> None:
+    bot_id = add_telegram_bot(app, state, fake.url)
+    log_path = tmp_path / "worker.log"
+    process = worker_process(database_url, fake.url, log_path, "--poll", "0.1")
+    try:
+        enqueue_texts(state, bot_id, [("42", "из процесса"), ("43", "и ещё")])
+        assert wait_until(lambda: len(fake.sent_messages()) == 2), _log(log_path)
+    finally:
+        stop_process(process)
+    assert process.returncode == 0, _log(log_path)
+    assert "stopped" in _log(log_path)
+    assert all(row.status is MessageStatus.SENT for row in rows(state))

@@ -30,7 +30,8 @@ def add_telegram_bot(app: Flask, state: PluginState, fake_url: str, token: str =
         return bot.id
 
 
-def enqueue_texts(state: PluginState, bot_id: int, items: list[tuple[str, str]], link_id: int | None = None) -> list[int]:
+def enqueue_texts(state: PluginState, bot_id: int, items: list[tuple[str, str]],
+                  link_id: int | None = None) -> list[int]:
     """Queue (chat_id, text) pairs in one transaction; returns the row ids in order."""
     with state.db.session() as session:
         rows = [enqueue(session, bot_id=bot_id, chat_id=chat, reply=TextReply(text), link_id=link_id)

@@ -20,12 +20,17 @@ from .access_view import AccessView
 from .bots import BotView
 from .dashboard import DashboardView
 from .employees import EmployeeView
+from ..i18n import N_
 from .i18n import lazy_t
 from .messages import MessageView
 from .timesheet import TimesheetView
 from .webchat import WebChatView
 
 log = logging.getLogger(__name__)
+
+# plugin.toml's menu names, listed here so the catalogue extraction sees them (lazy_t translates them).
+MENU_TEXTS = (N_("Обзор"), N_("Боты"), N_("Сотрудники"), N_("Доступ"), N_("Журнал сообщений"), N_("Табель"),
+              N_("Боты, Пользователи"))
 
 # endpoint -> (view factory, url under the admin). Model views take the scoped session first.
 VIEWS: dict[str, tuple[Callable[..., BaseView], str]] = {

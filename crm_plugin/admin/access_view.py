@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_admin.form import SecureForm
 from sqlalchemy import func, select
 from wtforms import SelectField
 from wtforms.validators import ValidationError
 
 from ..extension import get_state
 from ..models import AccessGrant
-from .base import PluginModelView, user_label
+from .base import PluginForm, PluginModelView, user_label
 from .i18n import lazy_t, t
 
 
@@ -19,7 +18,7 @@ def _admin(view: Any, context: Any, grant: AccessGrant, name: str) -> str:
     return user_label(grant.crm_user_id)
 
 
-class GrantForm(SecureForm):
+class GrantForm(PluginForm):
     crm_user_id = SelectField(lazy_t("Администратор CRM"), coerce=int)
 
 

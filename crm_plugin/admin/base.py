@@ -8,6 +8,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
+from markupsafe import Markup
 
 from ..extension import get_state
 from ..host import User
@@ -15,8 +16,18 @@ from .access import can_manage
 from .i18n import t
 
 
-class CsrfForm(SecureForm):
-    """Only Flask-Admin's session CSRF token: every plugin button that changes something posts one."""
+class PluginForm(SecureForm):
+    """Flask-Admin's session-CSRF form. ``hidden_tag`` makes Flask-Admin render this form's own token only:
+    without it, a host running Flask-WTF's CSRFProtect gets a second, foreign csrf_token input first in the
+    form, and every save fails its CSRF check."""
+
+    def hidden_tag(self) -> Markup:
+        return Markup("").join(field() for field in self
+                               if getattr(field.widget, "input_type", None) == "hidden")
+
+
+class CsrfForm(PluginForm):
+    """Only the CSRF token: every plugin button that changes something posts one."""
 
 
 def csrf_token() -> str:
@@ -83,7 +94,7 @@ class PluginBaseView(ProtectedView, BaseView):
 class PluginModelView(ProtectedView, ModelView):
     """A Flask-Admin model view over the plugin's own session (state.db), with Flask-Admin's CSRF token."""
 
-    form_base_class = SecureForm
+    form_base_class = PluginForm
     page_size = 50
     can_set_page_size = False
     named_filter_urls = True

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_admin.form import SecureForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from ..bots import CREDENTIAL_FIELDS, PLATFORM_LABELS
 from ..models import Bot, Platform
+from .base import PluginForm
 from .i18n import lazy_t
 
 MODEL_FIELDS = ("name", "platform_bot_id", "username", "active", "leads_enabled")
@@ -23,9 +23,9 @@ def field_name(platform: Platform, key: str) -> str:
     return f"{platform.value}_{key}"
 
 
-class BotForm(SecureForm):
+class BotForm(PluginForm):
     platform = SelectField(lazy_t("Платформа"), default=Platform.TELEGRAM.value,
-                           choices=[(p.value, PLATFORM_LABELS[p]) for p in CREDENTIAL_FIELDS])
+                           choices=[(p.value, lazy_t(PLATFORM_LABELS[p])) for p in CREDENTIAL_FIELDS])
     name = StringField(lazy_t("Название"), validators=[Optional(), Length(max=200)],
                        description=lazy_t("Пусто: имя бота на платформе"))
     platform_bot_id = StringField(lazy_t("ID бота"), render_kw={"readonly": True},

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def _platform(view: Any, context: Any, model: Bot, name: str) -> str:
-    return service.PLATFORM_LABELS.get(model.platform, model.platform.value)
+    return t(service.PLATFORM_LABELS.get(model.platform, model.platform.value))
 
 
 def _webhook(view: Any, context: Any, model: Bot, name: str) -> Markup:
@@ -151,7 +151,7 @@ class BotView(PluginModelView):
             error = str(exc)
         return self.render("crm_plugin/admin/bot_info.html", bot=bot, info=info, error=error, masked=masked,
                            expected_url=service.public_webhook_url(state, bot),
-                           platform_label=service.PLATFORM_LABELS.get(bot.platform, bot.platform.value))
+                           platform_label=t(service.PLATFORM_LABELS.get(bot.platform, bot.platform.value)))
 
     @expose("/info/webhook/", methods=("POST",))
     def set_webhook_view(self) -> Response:

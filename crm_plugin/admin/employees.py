@@ -9,7 +9,6 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.form import SecureForm
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -21,7 +20,7 @@ from ..bots import PLATFORM_LABELS
 from ..extension import get_state
 from ..host import Role
 from ..models import BindingRequest, Bot, EmployeeLink, LinkStatus, utcnow
-from .base import PluginModelView, crm_user, csrf_ok, user_label
+from .base import PluginForm, PluginModelView, crm_user, csrf_ok, user_label
 from .filters import EnumChoiceFilter, IntChoiceFilter, LazyOptions, named
 from .i18n import lazy_t, t
 from .labels import CRM_INACTIVE, LINK_STATUS_LABELS, ROLE_LABELS
@@ -53,7 +52,7 @@ def _employee(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
 
 
 def _platform(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
-    return str(PLATFORM_LABELS.get(link.bot.platform, link.bot.platform.value))
+    return t(PLATFORM_LABELS.get(link.bot.platform, link.bot.platform.value))
 
 
 def _user_id(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
@@ -83,7 +82,7 @@ def _links(view: Any, context: Any, link: EmployeeLink, name: str) -> Markup:
         invite, t("Приглашение"), messages, t("Сообщения"))
 
 
-class EmployeeForm(SecureForm):
+class EmployeeForm(PluginForm):
     bot_id = SelectField(lazy_t("Бот"), coerce=int)
     crm_user_id = SelectField(lazy_t("Сотрудник CRM"), coerce=int)
     platform_user_id = StringField(lazy_t("ID в мессенджере"), validators=[Optional(), Length(max=64)],
@@ -93,7 +92,7 @@ class EmployeeForm(SecureForm):
     subscribed_stats = BooleanField(lazy_t("Присылать статистику"))
 
 
-class InviteForm(SecureForm):
+class InviteForm(PluginForm):
     bot_id = SelectField(lazy_t("Бот"), coerce=int)
     crm_user_id = SelectField(lazy_t("Сотрудник CRM"), coerce=int)
     days = IntegerField(lazy_t("Действует, дней"), default=7, validators=[NumberRange(1, 90)])
@@ -139,9 +138,10 @@ class EmployeeView(PluginModelView):
     def on_model_change(self, form: Any, link: EmployeeLink, is_created: bool) -> None:
         link.role_override = link.role_override or None
         link.platform_user_id = (link.platform_user_id or "").strip() or None
-        taken = self.session.scalars(select(EmployeeLink.id).where(
-            EmployeeLink.bot_id == link.bot_id, EmployeeLink.crm_user_id == link.crm_user_id,
-            EmployeeLink.id != (link.id or 0))).first()
+        with self.session.no_autoflush:  # the new row itself must not be found as "taken"
+            taken = self.session.scalars(select(EmployeeLink.id).where(
+                EmployeeLink.bot_id == link.bot_id, EmployeeLink.crm_user_id == link.crm_user_id,
+                EmployeeLink.id != (link.id or 0))).first()
         if taken is not None:
             raise ValidationError(t("Этот сотрудник уже есть у этого бота"))
         if link.platform_user_id and link.status is not LinkStatus.BLOCKED:
@@ -178,27 +178,28 @@ class EmployeeView(PluginModelView):
         return redirect(self.get_url(".index_view"))
 
     # --- bulk actions --------------------------------------------------------------------------------
-    def _apply(self, ids: list[str], change: Any, done: str) -> None:
+    def _apply(self, ids: list[str], change: Any) -> int:
         links = self.session.scalars(select(EmployeeLink).where(EmployeeLink.id.in_([int(i) for i in ids]))).all()
         for link in links:
             change(link)
         self.session.commit()
-        flash(t(done, count=len(links)), "success")
+        return len(links)
 
     @action("block", lazy_t("Заблокировать"), lazy_t("Заблокировать выбранных? Бот перестанет им отвечать."))
     def action_block(self, ids: list[str]) -> None:
-        self._apply(ids, lambda link: setattr(link, "status", LinkStatus.BLOCKED), "Заблокировано: %(count)s")
+        count = self._apply(ids, lambda link: setattr(link, "status", LinkStatus.BLOCKED))
+        flash(t("Заблокировано: %(count)s", count=count), "success")
 
     @action("unblock", lazy_t("Разблокировать"))
     def action_unblock(self, ids: list[str]) -> None:
         def unblock(link: EmployeeLink) -> None:
             if link.status is LinkStatus.BLOCKED:
                 link.status = LinkStatus.BOUND if link.platform_user_id else LinkStatus.PENDING
-        self._apply(ids, unblock, "Разблокировано: %(count)s")
+        flash(t("Разблокировано: %(count)s", count=self._apply(ids, unblock)), "success")
 
     @action("unbind", lazy_t("Отвязать"), lazy_t("Отвязать выбранных от мессенджера?"))
     def action_unbind(self, ids: list[str]) -> None:
-        self._apply(ids, binding.release, "Отвязано: %(count)s")
+        flash(t("Отвязано: %(count)s", count=self._apply(ids, binding.release)), "success")
 
     # --- invite links --------------------------------------------------------------------------------
     @expose("/invite/", methods=("GET", "POST"))

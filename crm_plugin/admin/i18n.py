@@ -4,8 +4,8 @@ Message ids are the Russian texts; crm_plugin/admin/translations/en/LC_MESSAGES/
 the English ones. The host's own locale selector decides; without Flask-Babel the tab stays Russian. To
 update the catalogue::
 
-    pybabel extract -k t -k lazy_t --no-location --sort-output -F crm_plugin/admin/babel.cfg \\
-        -o /tmp/crm_plugin_admin.pot crm_plugin/admin crm_plugin/bots.py templates/crm_plugin/admin
+    pybabel extract -k t -k lazy_t -k N_ --no-location --sort-output -F crm_plugin/admin/babel.cfg \\
+        -o /tmp/crm_plugin_admin.pot .
     pybabel update -i /tmp/crm_plugin_admin.pot -d crm_plugin/admin/translations -D crm_plugin_admin
     pybabel compile -d crm_plugin/admin/translations -D crm_plugin_admin
 """

@@ -102,7 +102,7 @@ def _render_event(inbound: dict[str, Any], shown: dict[str, Any], upload_url: Ca
     if event_type == "ButtonPress":
         return {"text": shown.get("label") or event["payload"], "pressed": True}
     if event_type == "Contact":
-        return {"text": f"📞 {event['phone']}", "contact": True}
+        return {"text": event["phone"], "contact": True}
     if event_type in ("Photo", "Document"):
         file = event["file"]
         return {"files": [{"name": file.get("name") or "файл", "url": upload_url(file["file_id"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,8 +26,8 @@ def open_shift(session: Session, crm_user_id: int) -> Attendance | None:
     return session.scalars(stmt).first()
 
 
-def _when(ctx: Context, attendance_time) -> str:  # type: ignore[no-untyped-def]
-    local = ctx.local(attendance_time)
+def _when(ctx: Context, moment: datetime) -> str:
+    local = ctx.local(moment)
     return local.strftime("%H:%M") if local.date() == ctx.today else local.strftime("%d.%m %H:%M")
 
 

@@ -24,6 +24,9 @@ AWAIT_CODE = "await_code"
 MAX_IDENTITIES_PER_HOUR = 10  # typed logins/emails/phones per chat
 _TRIES_KEY = "_identity_tries"
 _CODE_RE = re.compile(r"^\d{6}$")
+# What people type to start a chat (VK's "Начать" button sends a text): a greeting, not a login.
+GREETINGS = frozenset({"начать", "старт", "start", "привет", "здравствуйте", "hi", "hello", "меню", "menu",
+                       "help", "помощь"})
 
 
 def welcome(ctx: Context, intro: str | None = None) -> None:
@@ -131,7 +134,7 @@ def on_identity(ctx: Context) -> None:
     assert isinstance(ctx.event, Text)
     identity = ctx.event.text.strip()
     t = ctx.t
-    if not identity or identity.startswith("/") or len(identity) > 200:
+    if not identity or identity.startswith("/") or len(identity) > 200 or identity.casefold() in GREETINGS:
         welcome(ctx)
         return
     if not _count_try(ctx):

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..chat import Sender
+from ..i18n import normalise_language
 from ..models import Bot, BindingRequest, ChatState, EmployeeLink, Invite, LinkStatus, Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ def bind(session: Session, bot_id: int, crm_user_id: int, sender: Sender, now: d
     link.bound_at = now
     link.last_message_at = now
     link.display_name = sender.name or link.display_name
+    if link.language is None and normalise_language(sender.language) == "en":
+        link.language = "en"  # notifications have no messenger profile to read it from later
     close_requests(session, bot_id, sender.chat_id, now)
     session.flush()
     log.info("bot %s: account %s bound to CRM user %s", bot_id, sender.user_id, crm_user_id)
@@ -198,6 +201,8 @@ def approve_binding(session: Session, request_id: int, *, now: datetime | None =
     request = session.get(BindingRequest, request_id, with_for_update=True)
     if request is None or request.closed_at is not None:
         return None
+    if not _active_in_crm(request.crm_user_id):
+        return None
     request.approved_at = now
     sender = Sender(user_id=request.platform_user_id, chat_id=request.chat_id)
     link = bind(session, request.bot_id, request.crm_user_id, sender, now)
@@ -209,6 +214,18 @@ def approve_binding(session: Session, request_id: int, *, now: datetime | None =
         chat.state, chat.data = "", {k: v for k, v in (chat.data or {}).items() if k.startswith("_")}
     send_menu_invitation(session, link, settings or _app_settings())
     return link
+
+
+def _active_in_crm(crm_user_id: int) -> bool:
+    """Checked through the app's gateway when there is an app (the admin's request); the bot checks it again
+    at every message anyway."""
+    from flask import current_app, has_app_context
+
+    state = current_app.extensions.get("crm_plugin") if has_app_context() else None
+    if state is None:
+        return True
+    user = state.gateway.get_user(crm_user_id)
+    return user is not None and user.active
 
 
 def _app_settings() -> Mapping[str, Any]:

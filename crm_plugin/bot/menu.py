@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..chat import Button, Contact, Start
+from ..chat import Button, Contact
 from ..host import JobKind
 from . import labels
 from .binding import release
@@ -79,7 +79,7 @@ def current_kind(ctx: Context) -> JobKind | None:
 @router.start()
 @router.button("menu")
 @router.text(labels.MENU)
-@router.command("menu", "help")
+@router.command("start", "menu", "help")
 def on_menu(ctx: Context) -> None:
     ctx.clear_state()
     show_menu(ctx)

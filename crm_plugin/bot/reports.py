@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from collections.abc import Callable
 
 from ..chat import Button, Document, FileKindOut, MediaReply, OutFile, Photo
 from ..host import FileKind, Job, JobFile, JobKind, JobStatus, NewFile
@@ -41,7 +42,7 @@ def file_kind_name(ctx: Context, kind: FileKind) -> str:
             FileKind.INSTALLATION_PHOTO: ctx.t("installation photos")}[kind]
 
 
-def _start_upload(kind: FileKind):  # type: ignore[no-untyped-def]
+def _start_upload(kind: FileKind) -> Callable[[Context], None]:
     def handler(ctx: Context) -> None:
         parts = payload_parts(ctx.event, 1)
         job = load_job(ctx, parts[0] if parts else None, work=True)
@@ -86,7 +87,8 @@ def on_file(ctx: Context) -> None:
         return
     count = int(data.get("count", 0)) + 1
     name = ref.name or f"{kind.value}-{job.order_number}-{count}{mimetypes.guess_extension(content_type) or ''}"
-    ctx.gateway.attach_file(job.id, NewFile(kind, name, content_type, payload), ctx.employee.id)
+    file_id = ctx.gateway.attach_file(job.id, NewFile(kind, name, content_type, payload), ctx.employee.id)
+    log.info("job %s: %s %s (%d bytes) stored as CRM file %s", job.id, kind.value, name, len(payload), file_id)
     groups = list(data.get("groups", []))
     group = ctx.event.media_group_id
     ctx.update_data(count=count, groups=(groups + [group])[-_REMEMBERED_GROUPS:] if group else groups)

@@ -70,12 +70,12 @@ class Router:
         labels: set[str] = set()
         for msgid in msgids:
             labels |= {normalise_label(v) for v in variants(msgid)}
-        return self.on(Text, test=lambda ctx: normalise_label(ctx.event.text) in labels)
+        return self.on(Text, test=lambda ctx: normalise_label(_text(ctx.event)) in labels)
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         """'/menu' and the like; /start arrives as a Start event, see ``start``."""
         wanted = {f"/{n}" for n in names}
-        return self.on(Text, test=lambda ctx: ctx.event.text.strip().split(" ")[0].lower() in wanted)
+        return self.on(Text, test=lambda ctx: _text(ctx.event).strip().split(" ")[0].lower() in wanted)
 
     def start(self) -> Callable[[Handler], Handler]:
         return self.on(Start)
@@ -83,8 +83,8 @@ class Router:
     def button(self, prefix: str) -> Callable[[Handler], Handler]:
         """A button payload equal to ``prefix`` or, when it ends with ':', starting with it."""
         if prefix.endswith(":"):
-            return self.on(ButtonPress, test=lambda ctx: ctx.event.payload.startswith(prefix))
-        return self.on(ButtonPress, test=lambda ctx: ctx.event.payload == prefix)
+            return self.on(ButtonPress, test=lambda ctx: _payload(ctx.event).startswith(prefix))
+        return self.on(ButtonPress, test=lambda ctx: _payload(ctx.event) == prefix)
 
     def event(self, *events: type) -> Callable[[Handler], Handler]:
         return self.on(*events)
@@ -115,6 +115,14 @@ class Dispatcher:
                 route.handler(ctx)
                 return True
         return False
+
+
+def _text(event: Event) -> str:
+    return event.text if isinstance(event, Text) else ""
+
+
+def _payload(event: Event) -> str:
+    return event.payload if isinstance(event, ButtonPress) else ""
 
 
 def payload_parts(event: Event, count: int) -> list[str] | None:

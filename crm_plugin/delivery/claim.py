@@ -22,28 +22,32 @@ from ..models import PENDING_STATUSES_SQL, Message, MessageStatus, UtcDateTime
 
 _TABLE = Message.__tablename__
 
-# No older pending row of the same chat and direction. The first IN repeats the partial index's own
-# predicate word for word: SQLite uses a partial index only when the query states its WHERE exactly.
-_NO_OLDER = f"""NOT EXISTS (
-    SELECT 1 FROM {_TABLE} AS older
-    WHERE older.bot_id = m.bot_id AND older.chat_id = m.chat_id AND older.id < m.id
+# The row is the oldest pending one of its chat and direction. A correlated scalar subquery, not NOT EXISTS:
+# PostgreSQL turns NOT EXISTS into an anti-join, which on a queue table's stale statistics it ran as a scan of
+# every pending row per candidate; a scalar subquery stays an index probe on (bot_id, chat_id, id) per row.
+# The first IN repeats the partial index's predicate word for word: SQLite uses a partial index only when
+# the query states its WHERE exactly.
+_OLDEST = f"""m.id = (
+    SELECT min(older.id) FROM {_TABLE} AS older
+    WHERE older.bot_id = m.bot_id AND older.chat_id = m.chat_id
       AND older.{PENDING_STATUSES_SQL} AND older.status IN {{statuses}})"""
 
 _OUT_DUE = ("m.status = 'queued' AND m.next_attempt_at <= :now AND "
-            + _NO_OLDER.format(statuses="('queued', 'sending')"))
+            + _OLDEST.format(statuses="('queued', 'sending')"))
 _OUT_LAPSED = "m.status = 'sending' AND m.claimed_until < :now"  # its own chat is already held by it
 _IN_DUE = ("m.status = 'received' AND m.next_attempt_at <= :now "
            "AND (m.claimed_until IS NULL OR m.claimed_until < :now) AND "
-           + _NO_OLDER.format(statuses="('received')"))
+           + _OLDEST.format(statuses="('received')"))
 
 
 def _claim_sql(dialect: str, condition: str, new_status: str) -> str:
+    # ORDER BY the due index's own order, so the scan stops after LIMIT rows instead of sorting every due row.
     lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
     return f"""
         UPDATE {_TABLE} SET status = '{new_status}', claimed_by = :worker, claimed_until = :until
         WHERE id IN (
             SELECT m.id FROM {_TABLE} AS m WHERE {condition}
-            ORDER BY m.next_attempt_at, m.id LIMIT :limit {lock})
+            ORDER BY m.next_attempt_at LIMIT :limit {lock})
         RETURNING id"""
 
 

@@ -1,7 +1,8 @@
 """The demo host CRM: a small CRM of a PVC-window company in Казань with the plugin mounted.
 
 Configuration, lowest to highest: the defaults below, ``FLASK_*`` environment variables
-(``FLASK_SQLALCHEMY_DATABASE_URI``, ``FLASK_CRM_PLUGIN_WORKER``, ...), then ``test_config``.
+(``FLASK_SQLALCHEMY_DATABASE_URI``, ``FLASK_CRM_PLUGIN_WORKER``, ...), then ``test_config``. On SQLite the
+plugin keeps its tables in a file next to the CRM's (crm_plugin.db.plugin_database_url).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _configure_database(app: Flask) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     if url.startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        # The plugin's worker thread writes to the same file: wait for its lock rather than fail at once.
+        # Two writers (web requests, the delivery thread) share a file: wait for a lock rather than fail at once.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
 
 

@@ -46,7 +46,7 @@
       if (name && !name.value) { name.value = data.name; }
       say("✓ " + data.name + " (" + data.id + ")", true);
     }).catch(function () {
-      say("Нет связи с CRM: проверьте подключение и повторите", false);
+      say(form.getAttribute("data-offline"), false);
     });
   }
 

@@ -3,6 +3,7 @@
   "use strict";
 
   var POLL_MS = 1000;
+  var HIDDEN_POLL_MS = 5000;  // a tab in the background asks less often
   var root = document.getElementById("webchat");
   if (!root) { return; }
   var api = {
@@ -19,11 +20,13 @@
   var after = 0;          // the poll cursor the server gave
   var generation = 0;     // bumps on each employee change, so a late answer for the previous one is dropped
   var timer = null, polling = false;
+  var follow = true;      // keep the newest message in view unless the admin scrolled up to read
   var shown = {};
 
   function request(url, options) {
     return fetch(url, Object.assign({credentials: "same-origin"}, options)).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.status === 413) { throw new Error("Файлы слишком большие: не больше 20 МБ каждый."); }
         if (!response.ok) { throw new Error(body.error || "Ошибка " + response.status + ": обновите страницу."); }
         return body;
       });
@@ -53,6 +56,38 @@
     });
   }
 
+  // Feather icons (MIT), drawn inline: emoji fonts are not on every machine.
+  var ICONS = {
+    pin: ["M21 10c0 7-9 13-9 13s-9-6-9-13a9 9 0 0 1 18 0z", "M12 7a3 3 0 1 0 0 6a3 3 0 1 0 0-6z"],
+    phone: ["M22 16.92v3a2 2 0 0 1-2.18 2 19.79 19.79 0 0 1-8.63-3.07 19.5 19.5 0 0 1-6-6 19.79 19.79 0 0 1-3.07" +
+            "-8.67A2 2 0 0 1 4.11 2h3a2 2 0 0 1 2 1.72 12.84 12.84 0 0 0 .7 2.81 2 2 0 0 1-.45 2.11L8.09 9.91a16 " +
+            "16 0 0 0 6 6l1.27-1.27a2 2 0 0 1 2.11-.45 12.84 12.84 0 0 0 2.81.7A2 2 0 0 1 22 16.92z"],
+    file: ["M13 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z", "M13 2v7h7"],
+    link: ["M18 13v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h6", "M15 3h6v6", "M10 14L21 3"],
+    alert: ["M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20z", "M12 8v4", "M12 16h.01"]
+  };
+
+  function icon(name) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "webchat-svg");
+    svg.setAttribute("aria-hidden", "true");
+    ICONS[name].forEach(function (d) {
+      var path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    });
+    return svg;
+  }
+
+  function withIcon(tag, className, name, content) {
+    var item = node(tag, className);
+    item.appendChild(icon(name));
+    item.appendChild(document.createTextNode(" " + content));
+    return item;
+  }
+
   function node(tag, className, content) {
     var item = document.createElement(tag);
     if (className) { item.className = className; }
@@ -71,9 +106,11 @@
       var image = node("img");
       image.src = file.url;
       image.alt = file.name;
+      image.addEventListener("load", keepInView);  // a photo grows the log after it was drawn
       link.appendChild(image);
     } else {
-      link.textContent = "📄 " + file.name;
+      link.appendChild(icon("file"));
+      link.appendChild(document.createTextNode(" " + file.name));
       link.setAttribute("download", file.name);
     }
     return link;
@@ -81,8 +118,8 @@
 
   function locationNode(place) {
     var box = node("div", "webchat-place");
-    box.appendChild(node("div", null, "📍 " + (place.title ? place.title + ": " : "") +
-                         place.latitude.toFixed(5) + ", " + place.longitude.toFixed(5)));
+    box.appendChild(withIcon("div", null, "pin", (place.title ? place.title + ": " : "") +
+                             place.latitude.toFixed(5) + ", " + place.longitude.toFixed(5)));
     var link = node("a", null, "Открыть на карте");
     link.href = place.url;
     link.target = "_blank";
@@ -93,12 +130,13 @@
 
   function buttonNode(button) {
     if (button.kind === "url") {
-      var link = node("a", "webchat-button", button.label + " ↗");
+      var link = withIcon("a", "webchat-button", "link", button.label);
       if (button.url) { link.href = button.url; link.target = "_blank"; link.rel = "noopener"; }
       return link;
     }
-    var item = node("button", "webchat-button", button.kind === "request_contact" ? "📞 " + button.label :
-                    button.kind === "request_location" ? "📍 " + button.label : button.label);
+    var item = button.kind === "request_contact" ? withIcon("button", "webchat-button", "phone", button.label) :
+      button.kind === "request_location" ? withIcon("button", "webchat-button", "pin", button.label) :
+      node("button", "webchat-button", button.label);
     item.type = "button";
     item.addEventListener("click", function () {
       if (button.kind === "payload") { send({type: "button", payload: button.payload, label: button.label}); }
@@ -116,9 +154,10 @@
       parts.appendChild(gallery);
     }
     var words = message.text || message.caption;
-    if (words) { parts.appendChild(node("div", "webchat-text", words)); }
+    if (words && message.contact) { parts.appendChild(withIcon("div", "webchat-text", "phone", words)); }
+    else if (words) { parts.appendChild(node("div", "webchat-text", words)); }
     if (message.location) { parts.appendChild(locationNode(message.location)); }
-    if (message.error) { parts.appendChild(node("div", "webchat-failed", "⚠ " + message.error)); }
+    if (message.error) { parts.appendChild(withIcon("div", "webchat-failed", "alert", message.error)); }
     return parts;
   }
 
@@ -151,6 +190,14 @@
     log.insertBefore(row, next || null);
   }
 
+  function keepInView() {
+    if (follow) { log.scrollTop = log.scrollHeight; }
+  }
+
+  log.addEventListener("scroll", function () {
+    follow = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  });
+
   // --- polling -------------------------------------------------------------------------------------
 
   function schedule(delay) {
@@ -163,19 +210,18 @@
     if (polling) { schedule(POLL_MS); return; }
     polling = true;
     var mine = generation;
-    var nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
     request(api.messages + "?user=" + encodeURIComponent(userId) + "&after=" + after).then(function (page) {
       if (mine !== generation) { return; }
       page.messages.forEach(draw);
       after = page.after;
       el("webchat-typing").hidden = !page.busy;
       el("webchat-start").hidden = log.querySelector(".webchat-row") !== null;
-      if (page.messages.length && nearBottom) { log.scrollTop = log.scrollHeight; }
+      if (page.messages.length) { keepInView(); }
     }).catch(function (error) {
       if (mine === generation) { showError(error.message); }
     }).then(function () {
       polling = false;
-      if (mine === generation) { schedule(POLL_MS); }
+      if (mine === generation) { schedule(document.hidden ? HIDDEN_POLL_MS : POLL_MS); }
     });
   }
 
@@ -185,6 +231,7 @@
     if (userId === null) { return Promise.resolve(); }
     showError("");
     event.user_id = userId;
+    follow = true;
     el("webchat-typing").hidden = false;
     return post(api.send, event).then(function () { schedule(0); }).catch(function (error) {
       showError(error.message);
@@ -226,6 +273,9 @@
     el("webchat-lat").focus();
   }
 
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && userId !== null) { schedule(0); }
+  });
   el("webchat-employee").addEventListener("change", function (e) { choose(e.target.value); });
   el("webchat-start").addEventListener("click", function () { send({type: "start"}); });
 
@@ -244,6 +294,7 @@
     form.append("caption", text.value.trim());
     Array.prototype.forEach.call(files.files, function (file) { form.append("files", file, file.name); });
     showError("");
+    follow = true;
     request(api.upload, {method: "POST", body: form, headers: {"X-CSRFToken": csrf}}).then(function () {
       text.value = "";
       schedule(0);
