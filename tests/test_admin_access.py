@@ -42,7 +42,7 @@ def statuses(client: FlaskClient, bot_id: int) -> dict[str, int]:
 
 
 def test_every_active_admin_manages_the_plugin_by_default(app: Flask, state: PluginState) -> None:
-    bot_id = add_bot(state)
+    add_bot(state)
     add_user(app, "first", admin=True)
     add_user(app, "second", admin=True)
     for name in ("first", "second"):

@@ -109,7 +109,8 @@ def test_saving_with_a_public_url_sets_the_webhook(app: Flask, state: PluginStat
     assert bot.webhook_secret != first_secret and fake.webhook()["secret_token"] == bot.webhook_secret
 
 
-def test_info_shows_the_platforms_last_webhook_error(state: PluginState, admin: FlaskClient, fake: FakeTelegram) -> None:
+def test_info_shows_the_platforms_last_webhook_error(state: PluginState, admin: FlaskClient,
+                                                     fake: FakeTelegram) -> None:
     add_telegram(admin, fake.token)
     fake.set_webhook_state(url="https://old.example.com/hook", pending_update_count=7,
                            last_error_message="Wrong response from the webhook: 502 Bad Gateway",

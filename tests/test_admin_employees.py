@@ -68,7 +68,8 @@ def test_an_invite_link_is_made_for_an_active_employee(app: Flask, state: Plugin
     form = page(admin, f"/employees/invite/?bot_id={bot_id}&user_id={ivanov}")
     assert "Иванов Иван" in form and "Уволенный Пётр" not in form  # only active CRM users can be invited
 
-    html = post(admin, "/employees/invite/", {"bot_id": bot_id, "crm_user_id": ivanov, "days": 3}).get_data(as_text=True)
+    html = post(admin, "/employees/invite/", {"bot_id": bot_id, "crm_user_id": ivanov, "days": 3}
+                ).get_data(as_text=True)
     marker = "https://t.me/crm_test_bot?start="
     assert marker in html
     token = html.split(marker, 1)[1].split('"', 1)[0]

@@ -31,7 +31,8 @@ def world(app: Flask, state: PluginState) -> dict[str, int]:
     """Two bots; on the first, Иванов (chat 100) and an unbound chat 200; messages of every kind."""
     ivanov = add_user(app, "ivanov", full_name="Иванов Иван")
     with state.db.session() as session:
-        first = Bot(platform=Platform.TELEGRAM, name="Первый", credentials_encrypted=state.secrets.seal({"token": "1:a"}))
+        sealed = state.secrets.seal({"token": "1:a"})
+        first = Bot(platform=Platform.TELEGRAM, name="Первый", credentials_encrypted=sealed)
         second = Bot(platform=Platform.VIBER, name="Второй", credentials_encrypted=state.secrets.seal({"token": "b"}))
         session.add_all([first, second])
         session.flush()
@@ -50,8 +51,10 @@ def world(app: Flask, state: PluginState) -> dict[str, int]:
             return message.id
 
         ids = {
-            "hello": add("Здравствуйте", first, "100", Direction.IN, MessageStatus.HANDLED, timedelta(days=3), employee=link),
-            "menu": add("Главное меню", first, "100", Direction.OUT, MessageStatus.SENT, timedelta(days=3), employee=link),
+            "hello": add("Здравствуйте", first, "100", Direction.IN, MessageStatus.HANDLED, timedelta(days=3),
+                         employee=link),
+            "menu": add("Главное меню", first, "100", Direction.OUT, MessageStatus.SENT, timedelta(days=3),
+                        employee=link),
             "jobs": add("Мои замеры на сегодня", first, "100", Direction.OUT, MessageStatus.FAILED, timedelta(hours=2),
                         error="Telegram sendMessage: 502 Bad Gateway", employee=link),
             "guest": add("Кто вы?", first, "200", Direction.IN, MessageStatus.HANDLED, timedelta(hours=1)),

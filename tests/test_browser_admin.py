@@ -23,13 +23,13 @@ from crm_plugin.demo.models import User, db
 from crm_plugin.demo.seed import seed
 from crm_plugin.extension import start_worker
 from crm_plugin.host import Role
-from crm_plugin.models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus
+from crm_plugin.models import Direction, EmployeeLink, LinkStatus, Message, MessageStatus
 
 from .admin_helpers import PASSWORD, add_user
 from .conftest import make_test_app
 from .fakes.telegram import FakeTelegram
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as playwright_api  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 TIMEOUT_MS = 15000
@@ -87,7 +87,8 @@ def open_page(chromium: Any, errors: list[str]) -> Any:
     page.set_default_timeout(TIMEOUT_MS)
 
     def only_loopback(route: Any) -> None:  # no CDN: the tab must work without the internet
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
             route.continue_()
         else:
             errors.append("outside request: " + route.request.url)
@@ -204,8 +205,9 @@ def test_the_admin_tab_walk(served: tuple[str, Flask, FakeTelegram], chromium: A
 
     # --- the message log: a failed message, found with the filter and sent again ---------------------------
     with state.db.session() as session:
-        failed = Message(bot_id=1, chat_id=str(CHAT), direction=Direction.OUT, kind="text",
-                         preview="Новый замер: ул. Баумана, 12", payload={"type": "text", "text": "Новый замер: ул. Баумана, 12"},
+        text = "Новый замер: ул. Баумана, 12"
+        failed = Message(bot_id=1, chat_id=str(CHAT), direction=Direction.OUT, kind="text", preview=text,
+                         payload={"type": "text", "text": text},
                          status=MessageStatus.FAILED, attempts=5, error="Telegram sendMessage: 502 Bad Gateway")
         session.add(failed)
         session.flush()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
 from flask_admin.form import SecureForm
 from markupsafe import Markup
 
 from ..extension import get_state
 from ..host import User
 from .access import can_manage
+from .filters import company_tz
 from .i18n import t
 
 
@@ -84,6 +87,7 @@ class ProtectedView:
         kwargs.setdefault("t", t)
         kwargs.setdefault("admin_csrf", csrf_token)
         kwargs.setdefault("user_label", user_label)
+        kwargs.setdefault("when", lambda value: local_time(self, value, "") if value else "—")
         return super().render(template, **kwargs)  # type: ignore[misc,no-any-return]
 
 
@@ -91,10 +95,16 @@ class PluginBaseView(ProtectedView, BaseView):
     pass
 
 
+def local_time(view: Any, value: datetime, name: str) -> str:
+    """Times in the company's zone, to the minute (stored in UTC)."""
+    return value.astimezone(company_tz()).strftime("%d.%m.%Y %H:%M")
+
+
 class PluginModelView(ProtectedView, ModelView):
     """A Flask-Admin model view over the plugin's own session (state.db), with Flask-Admin's CSRF token."""
 
     form_base_class = PluginForm
+    column_type_formatters = {**DEFAULT_FORMATTERS, datetime: local_time}
     page_size = 50
     can_set_page_size = False
     named_filter_urls = True

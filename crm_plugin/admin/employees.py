@@ -205,7 +205,8 @@ class EmployeeView(PluginModelView):
     @expose("/invite/", methods=("GET", "POST"))
     def invite_view(self) -> Any:
         form = InviteForm(request.form if request.method == "POST" else None,
-                          bot_id=request.args.get("bot_id", type=int), crm_user_id=request.args.get("user_id", type=int))
+                          bot_id=request.args.get("bot_id", type=int),
+                          crm_user_id=request.args.get("user_id", type=int))
         form.bot_id.choices = _bot_choices(self.session)
         form.crm_user_id.choices = _user_choices()
         token = link = None

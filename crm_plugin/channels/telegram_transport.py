@@ -24,6 +24,8 @@ from typing import Any
 import requests
 from telebot import apihelper
 
+from ..delivery.scrub import install_log_scrubbing
+
 _current: contextvars.ContextVar[Route | None] = contextvars.ContextVar("crm_plugin_telegram_route", default=None)
 _install_lock = threading.Lock()
 _previous_sender: Any = None
@@ -72,6 +74,7 @@ def install() -> None:
             return
         _previous_sender = apihelper.CUSTOM_REQUEST_SENDER
         apihelper.CUSTOM_REQUEST_SENDER = _send  # type: ignore[assignment]
+        install_log_scrubbing()  # urllib3 logs request URLs at DEBUG, and ours hold the token
         _installed = True
 
 

@@ -28,3 +28,23 @@ def secret_values(credentials: Mapping[str, Any], *extra: str | None) -> list[st
     """Every string in a bot's decrypted credentials (token, signing secret...), plus ``extra``."""
     values = [v for v in credentials.values() if isinstance(v, str)]
     return values + [v for v in extra if v]
+
+
+class ScrubTokensFilter:
+    """A logging filter for client libraries' loggers (urllib3 logs every request URL at DEBUG, and a
+    Telegram URL holds the bot token): the record is kept, its text scrubbed."""
+
+    def filter(self, record: Any) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_log_scrubbing() -> None:
+    import logging
+
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, ScrubTokensFilter) for f in logger.filters):
+        logger.addFilter(ScrubTokensFilter())

@@ -84,7 +84,7 @@ class UserAdmin(CrmModelView):
 
 
 def create_admin(app: Flask) -> Admin:
-    admin = Admin(app, name="Окна CRM", url="/admin", theme=Bootstrap4Theme(swatch="flatly"),
+    admin = Admin(app, name="Окна CRM", url="/admin", theme=Bootstrap4Theme(),
                   index_view=HomeView(name="Главная", url="/admin"))
     admin.add_view(OrderAdmin(Order, db, name="Заказы", category="CRM", endpoint="crm_orders"))
     admin.add_view(ClientAdmin(Client, db, name="Клиенты", category="CRM", endpoint="crm_clients"))
