@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from . import migrate
 from .errors import PluginStartupError
-from .extension import get_state
+from .extension import PluginState, get_state
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,19 @@ def fail_cleanly(error: PluginStartupError) -> None:
     raise click.ClickException(str(error))
 
 
+def ready_state_for_service() -> PluginState:
+    """The plugin's state for a long-running command: stops with one line when it cannot start, and logs
+    to stderr when the host set up no logging."""
+    state = get_state()
+    try:
+        state.ensure_ready()
+    except PluginStartupError as error:
+        fail_cleanly(error)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return state
+
+
 @cli.command("check", help="Check that the plugin can start: manifest, gateway, migrated database.")
 @with_appcontext
 def check() -> None:
@@ -80,13 +93,7 @@ def check() -> None:
 def worker(concurrency: int | None, lease: float | None, poll: float | None) -> None:
     from .delivery.worker import Worker
 
-    state = get_state()
-    try:
-        state.ensure_ready()
-    except PluginStartupError as error:
-        fail_cleanly(error)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = ready_state_for_service()
     options = {name: value for name, value in (("concurrency", concurrency), ("lease", lease), ("poll", poll))
                if value is not None}
     state.worker = Worker.for_app(current_app._get_current_object(), **options)  # type: ignore[attr-defined]
@@ -103,13 +110,7 @@ def poll(timeout: int) -> None:
 
     from .polling import Poller
 
-    state = get_state()
-    try:
-        state.ensure_ready()
-    except PluginStartupError as error:
-        fail_cleanly(error)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = ready_state_for_service()
     poller = Poller(state, timeout=timeout)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: poller.stop())

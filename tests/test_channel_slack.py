@@ -17,6 +17,7 @@ from crm_plugin.channels.base import CredentialsError, MalformedRequest, SendErr
 from crm_plugin.channels.slack import SlackChannel
 from crm_plugin.chat import (Button, ButtonPress, FileKindOut, FileRef, LocationReply, MediaReply, OutFile, Photo,
                              Text, TextReply)
+from tests.fakes.memory_files import MemoryFiles
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack
 
@@ -24,22 +25,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 TOKEN = "xoxb-1111-2222-test"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 DM = "D0DM00001"
-
-
-class MemoryFiles:
-    """A FileStore over a dict: what the worker hands a channel, without a database."""
-
-    def __init__(self, files: dict[int, bytes]) -> None:
-        self.files, self.remembered = files, {}  # type: dict[int, bytes], dict[int, str]
-
-    def cached_id(self, crm_file_id: int) -> str | None:
-        return self.remembered.get(crm_file_id)
-
-    def read(self, crm_file_id: int) -> bytes:
-        return self.files[crm_file_id]
-
-    def remember(self, crm_file_id: int, platform_file_id: str) -> None:
-        self.remembered[crm_file_id] = platform_file_id
 
 
 @pytest.fixture

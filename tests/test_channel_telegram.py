@@ -16,28 +16,10 @@ from crm_plugin.channels.telegram_render import ButtonPayloadTooLong
 from crm_plugin.chat import (Button, ButtonPress, Contact, Document, FileKindOut, FileRef, Location, LocationReply,
                              MediaReply, OutFile, Photo, Start, Text, TextReply)
 from tests.fakes.telegram import FakeTelegram
+from tests.fakes.memory_files import MemoryFiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 CHAT = "111222333"
-
-
-class MemoryFiles:
-    """A FileStore over dicts: the bytes of CRM files and the platform ids learnt for them."""
-
-    def __init__(self, **contents: bytes) -> None:
-        self.contents = {int(k.lstrip("f")): v for k, v in contents.items()}
-        self.ids: dict[int, str] = {}
-        self.reads: list[int] = []
-
-    def cached_id(self, crm_file_id: int) -> str | None:
-        return self.ids.get(crm_file_id)
-
-    def read(self, crm_file_id: int) -> bytes:
-        self.reads.append(crm_file_id)
-        return self.contents[crm_file_id]
-
-    def remember(self, crm_file_id: int, platform_file_id: str) -> None:
-        self.ids[crm_file_id] = platform_file_id
 
 
 def photo(n: int) -> OutFile:
@@ -173,7 +155,7 @@ def test_too_long_button_payload_is_refused_before_sending(channel: TelegramChan
 
 
 def test_one_photo_is_uploaded_once_then_reused_by_file_id(channel: TelegramChannel, fake: FakeTelegram) -> None:
-    files = MemoryFiles(f1=b"\xff\xd8jpeg-bytes")
+    files = MemoryFiles({1: b"\xff\xd8jpeg-bytes"})
     channel.send(CHAT, MediaReply((photo(1),), caption="Фото замера"), files)
     channel.send(CHAT, MediaReply((photo(1),)), files)
     first, second = fake.sent_messages(CHAT)
@@ -185,18 +167,18 @@ def test_one_photo_is_uploaded_once_then_reused_by_file_id(channel: TelegramChan
 
 
 def test_several_photos_go_as_one_album(channel: TelegramChannel, fake: FakeTelegram) -> None:
-    files = MemoryFiles(f1=b"one", f2=b"two", f3=b"three")
+    files = MemoryFiles({1: b"one", 2: b"two", 3: b"three"})
     ids = channel.send(CHAT, MediaReply((photo(1), photo(2), photo(3)), caption="Объект"), files)
     sent = fake.sent_messages(CHAT)
     assert len(fake.calls("sendMediaGroup")) == 1 and len(ids) == 3
     assert {m.media_group_id for m in sent} == {sent[0].media_group_id}
     assert [m.files[0].content for m in sent] == [b"one", b"two", b"three"]
     assert [m.caption for m in sent] == ["Объект", None, None]
-    assert set(files.ids) == {1, 2, 3}
+    assert set(files.remembered) == {1, 2, 3}
 
 
 def test_big_albums_are_split_without_a_lonely_photo(channel: TelegramChannel, fake: FakeTelegram) -> None:
-    files = MemoryFiles(**{f"f{n}": bytes([n]) for n in range(1, 12)})
+    files = MemoryFiles({n: bytes([n]) for n in range(1, 12)})
     channel.send(CHAT, MediaReply(tuple(photo(n) for n in range(1, 12))), files)
     groups = [json.loads(c.params["media"]) for c in fake.calls("sendMediaGroup")]
     assert [len(g) for g in groups] == [6, 5]
@@ -204,7 +186,7 @@ def test_big_albums_are_split_without_a_lonely_photo(channel: TelegramChannel, f
 
 
 def test_documents_and_mixed_files(channel: TelegramChannel, fake: FakeTelegram) -> None:
-    files = MemoryFiles(f1=b"pdf1", f2=b"pdf2", f3=b"jpg")
+    files = MemoryFiles({1: b"pdf1", 2: b"pdf2", 3: b"jpg"})
     channel.send(CHAT, MediaReply((document(1),)), files)
     channel.send(CHAT, MediaReply((document(1), document(2), photo(3))), files)
     methods = [m.method for m in fake.sent_messages(CHAT)]
@@ -353,9 +335,9 @@ def test_channels_on_two_servers_in_parallel_reach_their_own(fake: FakeTelegram)
 
 
 def test_a_stale_cached_file_id_is_replaced_by_a_fresh_upload(channel: TelegramChannel, fake: FakeTelegram) -> None:
-    files = MemoryFiles(f1=b"jpeg")
+    files = MemoryFiles({1: b"jpeg"})
     files.remember(1, "AgAC-from-another-bot")
     channel.send(CHAT, MediaReply((photo(1),)), files)
     [sent] = fake.sent_messages(CHAT)
     assert sent.files[0].uploaded and sent.files[0].content == b"jpeg"
-    assert files.ids[1] == sent.files[0].file_id != "AgAC-from-another-bot"
+    assert files.remembered[1] == sent.files[0].file_id != "AgAC-from-another-bot"

@@ -15,28 +15,13 @@ from crm_plugin.channels.base import CredentialsError, MalformedRequest, SendErr
 from crm_plugin.channels.viber import ViberChannel
 from crm_plugin.chat import (Button, ButtonPress, Contact, Document, FileKindOut, FileRef, Location, LocationReply,
                              MediaReply, OutFile, Photo, Start, Text, TextReply)
+from tests.fakes.memory_files import MemoryFiles
 from tests.fakes.server import Fault
 from tests.fakes.viber import FakeViber
 
 FIXTURES = Path(__file__).parent / "fixtures" / "viber"
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 USER = "01234567890A="
-
-
-class MemoryFiles:
-    """A FileStore over a dict: what the worker hands a channel, without a database."""
-
-    def __init__(self, files: dict[int, bytes]) -> None:
-        self.files, self.remembered = files, {}  # type: dict[int, bytes], dict[int, str]
-
-    def cached_id(self, crm_file_id: int) -> str | None:
-        return self.remembered.get(crm_file_id)
-
-    def read(self, crm_file_id: int) -> bytes:
-        return self.files[crm_file_id]
-
-    def remember(self, crm_file_id: int, platform_file_id: str) -> None:
-        self.remembered[crm_file_id] = platform_file_id
 
 
 @pytest.fixture

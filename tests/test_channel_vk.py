@@ -14,7 +14,7 @@ from crm_plugin.channels.vk_render import REQUEST_CONTACT_PAYLOAD, ButtonPayload
 from crm_plugin.chat import (Button, ButtonPress, Contact, Document, FileKindOut, FileRef, Location, LocationReply,
                              MediaReply, OutFile, Photo, Start, Text, TextReply)
 from tests.fakes.vk import FakeVk
-from tests.test_channel_telegram import MemoryFiles
+from tests.fakes.memory_files import MemoryFiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vk"
 PEER = "501234567"
@@ -147,20 +147,20 @@ def test_too_long_payload_is_refused_before_sending(channel: VkChannel, fake: Fa
 
 
 def test_album_is_one_message_and_uploads_are_reused(channel: VkChannel, fake: FakeVk) -> None:
-    files = MemoryFiles(f1=b"one", f2=b"two", f3=b"three")
+    files = MemoryFiles({1: b"one", 2: b"two", 3: b"three"})
     channel.send(PEER, MediaReply((photo(1), photo(2), photo(3)), caption="Объект"), files)
     [sent] = fake.sent_messages(PEER)
     assert sent.text == "Объект" and len(sent.attachments) == 3
     assert [fake.uploads[a].content for a in sent.attachments] == [b"one", b"two", b"three"]
-    assert [files.ids[n] for n in (1, 2, 3)] == sent.attachments
+    assert [files.remembered[n] for n in (1, 2, 3)] == sent.attachments
     uploads = len(fake.calls("photos.getMessagesUploadServer"))
     channel.send(PEER, MediaReply((photo(2),)), files)
     assert len(fake.calls("photos.getMessagesUploadServer")) == uploads and files.reads == [1, 2, 3]
-    assert fake.sent_messages(PEER)[-1].attachments == [files.ids[2]]
+    assert fake.sent_messages(PEER)[-1].attachments == [files.remembered[2]]
 
 
 def test_document_upload(channel: VkChannel, fake: FakeVk) -> None:
-    files = MemoryFiles(f7=b"%PDF")
+    files = MemoryFiles({7: b"%PDF"})
     channel.send(PEER, MediaReply((OutFile(FileKindOut.DOCUMENT, 7, "лист.pdf", "application/pdf"),)), files)
     [sent] = fake.sent_messages(PEER)
     [attachment] = sent.attachments

@@ -47,6 +47,11 @@ def test_wheel_carries_the_plugin_assets(wheel: Path) -> None:
     assert expected <= names, expected - names
     assert any(n.startswith("crm_plugin/bundle/migrations/versions/0001") for n in names)
     assert any(n.startswith("crm_plugin/demo/templates/") for n in names)
+    assert {"crm_plugin/translations/ru/LC_MESSAGES/crm_plugin.mo",
+            "crm_plugin/admin/translations/en/LC_MESSAGES/crm_plugin_admin.mo"} <= names
+    # every module of the package is in the wheel (setup.cfg lists the packages one by one)
+    sources = {str(p.relative_to(REPO)) for p in (REPO / "crm_plugin").rglob("*.py")}
+    assert sources <= names, sorted(sources - names)
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "[crm.plugins]" in entry_points and "crm_plugin = crm_plugin:CrmPlugin" in entry_points
