@@ -9,7 +9,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import migrate
-from .errors import PluginStartupError
 from .extension import PluginState, get_state
 
 log = logging.getLogger(__name__)
@@ -51,19 +50,11 @@ def db_current() -> None:
     click.echo(f"{current or 'none'} (head {migrate.head_revision(state.manifest)})")
 
 
-def fail_cleanly(error: PluginStartupError) -> None:
-    """Print the one-line reason and exit 1: a start-up problem is not a traceback."""
-    raise click.ClickException(str(error))
-
-
 def ready_state_for_service() -> PluginState:
     """The plugin's state for a long-running command: stops with one line when it cannot start, and logs
     to stderr when the host set up no logging."""
     state = get_state()
-    try:
-        state.ensure_ready()
-    except PluginStartupError as error:
-        fail_cleanly(error)
+    state.ensure_ready()  # a PluginStartupError prints its one line and exits 1
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return state
@@ -72,10 +63,7 @@ def ready_state_for_service() -> PluginState:
 @cli.command("check", help="Check that the plugin can start: manifest, gateway, migrated database.")
 @with_appcontext
 def check() -> None:
-    try:
-        get_state().ensure_ready()
-    except PluginStartupError as error:
-        fail_cleanly(error)
+    get_state().ensure_ready()  # a PluginStartupError prints its one line and exits 1
     click.echo(f"crm_plugin {get_state().manifest.version} ready on {current_app.name}")
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 
 from crm_plugin.chat import ButtonKind, LocationReply
 from crm_plugin.host import JobKind, JobStatus, Role
-from tests.bot_helpers import (NOW, UTC, World, buttons, job_buttons, last_text, make_bot_app, payload_of, payloads,
+from tests.bot_helpers import (UTC, World, buttons, job_buttons, last_text, make_bot_app, payload_of, payloads,
                                person, start)
 
 # NOW is 2026-03-04 21:30 UTC = Thursday 2026-03-05 00:30 in Moscow (the company's zone).
@@ -166,7 +166,7 @@ def test_card_without_coordinates_searches_the_address(world: World) -> None:
                                      "done:{others}", "photos:{installation}", "sheet:{others}", "take:{installation}",
                                      "files:{others}", "job:1:2"])
 def test_forged_job_ids_are_refused_plainly(world: World, payload: str) -> None:
-    me = world.user("me", Role.MEASURER)
+    world.user("me", Role.MEASURER)  # the one who forges the payloads
     other = world.user("other", Role.MEASURER)
     installer = world.user("inst", Role.INSTALLER)
     ids = {"installation": world.job(JobKind.INSTALLATION, TODAY_START, installer),

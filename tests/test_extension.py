@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,15 +74,15 @@ def test_db_upgrade_downgrade_with_own_version_table(app: Flask) -> None:
     assert {"crm_plugin_messages", "crm_plugin_bots", "crm_plugin_alembic_version"} <= tables
     assert "alembic_version" not in tables  # the host's own Alembic table is never touched
 
-    with app.app_context():
-        host_tables = set(inspect(host_db.engine).get_table_names())
+    with app.app_context():  # on PostgreSQL host and plugin share a database; on SQLite not
+        host_tables = {t for t in inspect(host_db.engine).get_table_names() if not t.startswith("crm_plugin_")}
     result = runner.invoke(args=["crm-plugin", "db", "downgrade"])
     assert result.exit_code == 0, result.output
     left = set(inspect(engine).get_table_names())
     assert not {t for t in left if t.startswith("crm_plugin_") and t != "crm_plugin_alembic_version"}
     with app.app_context():
         assert "demo_jobs" in host_tables
-        assert set(inspect(host_db.engine).get_table_names()) == host_tables  # the host's tables stay
+        assert host_tables <= set(inspect(host_db.engine).get_table_names())  # the host's tables stay
 
     result = runner.invoke(args=["crm-plugin", "db", "upgrade"])
     assert result.exit_code == 0 and head_revision(state.manifest) in result.output
@@ -115,3 +117,22 @@ def test_sqlite_plugin_file_lets_the_crm_write_during_a_turn(app: Flask) -> None
         session.flush()  # the plugin's file is now write-locked by this transaction
         lead_id = state.gateway.create_lead(LeadDraft(source="test", text="окна в дом"))
     assert lead_id > 0
+
+
+def test_flask_command_prints_one_line_for_a_host_without_gateway(tmp_path: Path) -> None:
+    """What an operator sees from the real `flask` command: one line with the fix, no traceback."""
+    (tmp_path / "hostapp.py").write_text(
+        "from flask import Flask\nfrom crm_plugin import CrmPlugin\n\n"
+        "def create_app():\n"
+        "    app = Flask(__name__)\n"
+        f"    app.config['SQLALCHEMY_DATABASE_URI'] = 'sqlite:///{tmp_path}/crm.db'\n"
+        "    CrmPlugin(app)\n"
+        "    return app\n", encoding="utf-8")
+    flask = Path(sys.executable).with_name("flask")
+    result = subprocess.run([str(flask), "--app", "hostapp", "crm-plugin", "check"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: crm_plugin: no gateway to the CRM; create the plugin as CrmPlugin(app, gateway=YourGateway()) "
+        "(README, 'Install into an existing CRM')"]

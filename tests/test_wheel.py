@@ -77,7 +77,8 @@ def test_wheel_works_from_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     flask = [str(env_dir / "bin" / "flask"), "--app", "crm_plugin.demo"]
     upgraded = subprocess.run([*flask, "crm-plugin", "db", "upgrade"], **run)  # type: ignore[call-overload]
     assert upgraded.returncode == 0, upgraded.stderr
-    with sqlite3.connect(database) as connection:
+    plugin_database = workdir / "crm-crm_plugin.db"  # SQLite: the plugin keeps a file of its own
+    with sqlite3.connect(plugin_database) as connection:
         tables = {row[0] for row in connection.execute("select name from sqlite_master where type='table'")}
         version = connection.execute("select version_num from crm_plugin_alembic_version").fetchone()
     assert {"crm_plugin_bots", "crm_plugin_messages", "crm_plugin_employee_links"} <= tables

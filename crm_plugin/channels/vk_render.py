@@ -4,6 +4,8 @@
   (the press arrives as a message_event, nothing is posted into the chat).
 - Any request button: a one-time keyboard under the input field; payload buttons there are "text" buttons
   carrying the payload (the press arrives as message_new with that payload).
+- A keyboard too big to sit under a message (VK: at most 6 lines and 10 buttons inline, e.g. a page of a
+  job list) goes under the input field the same way, where 10 lines fit.
 - VK has no "share my phone" button: a request-contact button becomes a text button with the payload
   ``REQUEST_CONTACT_PAYLOAD``; the bot answers that press by asking the person to type the phone or login.
 """
@@ -19,6 +21,7 @@ from ..chat import Button, ButtonKind, Keyboard
 REQUEST_CONTACT_PAYLOAD = "request_contact"
 PAYLOAD_LIMIT = 255  # characters of a button's payload JSON
 LABEL_LIMIT = 40
+INLINE_LINES, INLINE_BUTTONS = 6, 10  # VK's limits for a keyboard under a message
 
 
 class ButtonPayloadTooLong(ValueError):
@@ -33,7 +36,11 @@ def payload_json(payload: str) -> str:
 
 
 def needs_input_keyboard(buttons: Keyboard) -> bool:
-    return any(b.kind in (ButtonKind.REQUEST_CONTACT, ButtonKind.REQUEST_LOCATION) for row in buttons for b in row)
+    """Request buttons, or more than an inline keyboard holds: a keyboard under the input field."""
+    if any(b.kind in (ButtonKind.REQUEST_CONTACT, ButtonKind.REQUEST_LOCATION) for row in buttons for b in row):
+        return True
+    rows = [row for row in buttons if row]
+    return len(rows) > INLINE_LINES or sum(len(row) for row in rows) > INLINE_BUTTONS
 
 
 def keyboard_json(buttons: Keyboard) -> str | None:

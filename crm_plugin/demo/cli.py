@@ -10,8 +10,6 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import inspect
 
-from ..cli import fail_cleanly
-from ..errors import PluginStartupError
 from ..extension import get_state
 from .models import User, db
 from .seed import DEFAULT_ORDERS, seed
@@ -67,10 +65,7 @@ def serve(host: str, port: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = _app()
-    try:
-        get_state(app).ensure_ready()
-    except PluginStartupError as error:
-        fail_cleanly(error)
+    get_state(app).ensure_ready()  # a PluginStartupError prints its one line and exits 1
     if not inspect(db.engine).has_table(User.__tablename__):
         raise click.ClickException("the demo CRM has no tables yet; run `flask --app crm_plugin.demo demo seed`")
     _start_delivery(app)
