@@ -122,6 +122,10 @@ class Button:
 
 Keyboard = tuple[tuple[Button, ...], ...]  # rows of buttons
 
+# A platform with no "share my phone" button (VK) renders a request-contact button as a payload button
+# carrying this payload; the bot answers its press by asking to type the phone or login.
+REQUEST_CONTACT_FALLBACK = "request_contact"
+
 
 @dataclass(frozen=True)
 class TextReply:

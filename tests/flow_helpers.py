@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlencode
@@ -116,8 +116,8 @@ def block_in_admin(flow: Flow, link_id: int) -> None:
     assert "Заблокировано: 1" in response.get_data(as_text=True)
 
 
-@pytest.fixture
-def flow(app: Flask) -> Iterator[Flow]:
+@pytest.fixture(name="flow")
+def flow_fixture(app: Flask) -> Iterator[Flow]:
     world = Flow(app)
     yield world
     world.worker.stop()
@@ -383,10 +383,13 @@ class ViberUser(Person):
     def _sign(self, body: bytes) -> dict[str, str]:
         return {"X-Viber-Content-Signature": hmac.new(VIBER_TOKEN.encode(), body, hashlib.sha256).hexdigest()}
 
+    def _body(self, message: dict[str, Any]) -> bytes:
+        return json.dumps({"event": "message", "timestamp": int(time.time() * 1000), "chat_hostname": "SN-1_",
+                           "message_token": next(_ids), "sender": self.profile, "message": message,
+                           "silent": False}, ensure_ascii=False).encode()
+
     def _message(self, message: dict[str, Any]) -> None:
-        self._deliver(json.dumps({"event": "message", "timestamp": int(time.time() * 1000), "chat_hostname": "SN-1_",
-                                  "message_token": next(_ids), "sender": self.profile, "message": message,
-                                  "silent": False}, ensure_ascii=False).encode())
+        self._deliver(self._body(message))
 
     def open_chat(self, context: str | None = None) -> dict[str, Any]:
         """conversation_started of a person not subscribed yet: the answer is the welcome message itself."""
@@ -412,11 +415,13 @@ class ViberUser(Person):
         self._message(message)
 
     def send_photos(self, contents: list[bytes], **_: Any) -> None:
-        """Viber has no albums: one picture message each."""
+        """Viber has no albums: one picture message each, sent one right after another."""
+        bodies = []
         for content in contents:
             name = f"in-{next(_ids)}.jpg"
-            self._message({"type": "picture", "text": "", "media": self.fake.add_media(name, content, "image/jpeg"),
-                           "file_name": name, "file_size": len(content)})
+            bodies.append(self._body({"type": "picture", "text": "", "file_name": name, "file_size": len(content),
+                                      "media": self.fake.add_media(name, content, "image/jpeg")}))
+        self._deliver(*bodies)
 
     def send_document(self, name: str, content: bytes, mime: str) -> None:
         url = self.fake.add_media(f"in-{next(_ids)}", content, mime)
@@ -458,13 +463,15 @@ class SlackUser(Person):
         digest = hmac.new(SLACK_SIGNING.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
         return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}"}
 
-    def message(self, text: str, channel: str, channel_type: str) -> None:
+    def message(self, text: str, channel: str, channel_type: str, *, event_id: str | None = None) -> str:
+        """A message event (Slack retries one with the same event_id); returns the event_id."""
         ts = f"{time.time():.6f}"
         event = {"type": "message", "text": text, "user": self.user_id, "ts": ts, "channel": channel,
                  "event_ts": ts, "channel_type": channel_type}
+        event_id = event_id or f"Ev{next(_ids)}"
         self._deliver(json.dumps({"type": "event_callback", "team_id": self.fake.team_id, "event": event,
-                                  "event_id": f"Ev{next(_ids)}", "event_time": int(time.time())},
-                                 ensure_ascii=False).encode())
+                                  "event_id": event_id, "event_time": int(time.time())}, ensure_ascii=False).encode())
+        return event_id
 
     def text(self, text: str) -> None:
         self.message(text, self.chat_id, "im")
@@ -474,10 +481,9 @@ class SlackUser(Person):
         payload_json = {"type": "block_actions", "user": {"id": self.user_id, "name": "ivan"},
                         "channel": {"id": self.chat_id}, "container": {"channel_id": self.chat_id},
                         "actions": [action]}
-        self.mark()
         body = urlencode({"payload": json.dumps(payload_json, ensure_ascii=False)}).encode()
-        self.flow.client.post(f"/crm-plugin/webhook/{self.bot_id}", data=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", **self._sign(body)})
+        self.mark()
+        self._post(body, {"Content-Type": "application/x-www-form-urlencoded", **self._sign(body)})
         self.flow.run()
 
     def inbox(self) -> list[Seen]:
@@ -492,28 +498,28 @@ def _slack_seen(message: dict[str, Any]) -> Seen:
 
 # --- fakes, relaxed per chat ----------------------------------------------------------------------------
 
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
+@pytest.fixture(name="telegram")
+def telegram_fixture() -> Iterator[FakeTelegram]:
     with FakeTelegram(per_chat=(int(FAST_CHAT_RATE), 1.0)) as fake:
         yield fake
 
 
-@pytest.fixture
-def vk() -> Iterator[FakeVk]:
+@pytest.fixture(name="vk")
+def vk_fixture() -> Iterator[FakeVk]:
     # VK counts every call of a token (20 a second), the button acknowledgements too, and these tests tap far
     # faster than a person: twice the budget keeps one error 6 (a one-second retry) out of a test's time.
     with FakeVk(per_token=(40, 1.0)) as fake:
         yield fake
 
 
-@pytest.fixture
-def viber() -> Iterator[FakeViber]:
+@pytest.fixture(name="viber")
+def viber_fixture() -> Iterator[FakeViber]:
     with FakeViber(token=VIBER_TOKEN) as fake:
         yield fake
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
+@pytest.fixture(name="slack")
+def slack_fixture() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         fake.per_channel = SlidingWindow(int(FAST_CHAT_RATE), 1.0)
         yield fake
@@ -553,7 +559,7 @@ def local_moment(flow: Flow, days: int, hour: int, minute: int) -> datetime:
     """``days`` from today in the company's zone (CRM_PLUGIN_TIMEZONE), at hour:minute there, in UTC."""
     tz = company_tz(flow.app.config)
     day = datetime.now(tz).date() + timedelta(days=days)
-    return datetime.combine(day, dtime(hour, minute), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, dtime(hour, minute), tzinfo=tz).astimezone(UTC)
 
 
 def boundary_jobs(flow: Flow, kind: JobKind, worker: int, colleague: int) -> dict[str, set[int]]:

@@ -13,8 +13,19 @@ from crm_plugin.host import FileKind, JobKind, JobStatus, NewFile, Role
 from crm_plugin.models import Attendance, LinkStatus
 
 from .fakes.telegram import FakeTelegram
-from .flow_helpers import (PDF, Flow, TelegramUser, block_in_admin, boundary_jobs, flow, lists_seen,  # noqa: F401
-                           local_moment, manager_client, telegram, telegram_bot)
+from .flow_helpers import (  # noqa: F401  (fixtures)
+    PDF,
+    Flow,
+    TelegramUser,
+    block_in_admin,
+    boundary_jobs,
+    flow_fixture,
+    lists_seen,
+    local_moment,
+    manager_client,
+    telegram_bot,
+    telegram_fixture,
+)
 
 PHOTOS = [window_photo(color) for color in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
 
@@ -337,10 +348,10 @@ def test_blocked_and_crm_inactive_people_are_refused_at_every_message(flow: Flow
     refusals = {blocked: "Администратор заблокировал вам доступ к боту.",
                 gone: "Ваша учётная запись в CRM отключена. Обратитесь к администратору."}
     for person, refusal in refusals.items():
-        for act in (lambda: person.start(), lambda: person.text("Сегодня"), lambda: person.press("menu"),
-                    lambda: person.press(f"done:{own_job}"), lambda: person.share_contact("+79274012215"),
-                    lambda: person.send_location(55.79, 49.12), lambda: person.send_photos(PHOTOS[:1])):
-            act()
+        for act in (lambda p: p.start(), lambda p: p.text("Сегодня"), lambda p: p.press("menu"),
+                    lambda p: p.press(f"done:{own_job}"), lambda p: p.share_contact("+79274012215"),
+                    lambda p: p.send_location(55.79, 49.12), lambda p: p.send_photos(PHOTOS[:1])):
+            act(person)
             [answer] = person.last_replies()
             assert (answer.text, answer.buttons) == (refusal, [])
     assert flow.crm_job(own_job).status is JobStatus.SCHEDULED and flow.crm_files(own_job) == []

@@ -3,6 +3,7 @@ the bot, vk_api delivering to the fake VK API (uploads included), and the demo C
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from crm_plugin.demo.images import window_photo
@@ -11,8 +12,22 @@ from crm_plugin.models import Attendance, LinkStatus
 
 from .fakes.telegram import FakeTelegram
 from .fakes.vk import FakeVk
-from .flow_helpers import (PDF, Flow, TelegramUser, VkUser, block_in_admin, boundary_jobs, flow,  # noqa: F401
-                           lists_seen, local_moment, manager_client, telegram, telegram_bot, vk, vk_bot)
+from .flow_helpers import (  # noqa: F401  (fixtures)
+    PDF,
+    Flow,
+    TelegramUser,
+    VkUser,
+    block_in_admin,
+    boundary_jobs,
+    flow_fixture,
+    lists_seen,
+    local_moment,
+    manager_client,
+    telegram_bot,
+    telegram_fixture,
+    vk_bot,
+    vk_fixture,
+)
 
 PHOTOS = [window_photo(color) for color in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
 MEASUREMENT_FORM = {"client_id": 0, "client_name": "Сафина Лилия Ринатовна", "client_phone": "8 (917) 300-44-55",
@@ -51,6 +66,7 @@ def test_typed_login_binds_with_the_code_the_crm_delivered(flow: Flow, vk: FakeV
     codes = flow.login_codes(volkov)
     assert len(codes) == 2
     person.text(code if code != codes[-1] else "000000")  # the first code's request was closed
+    assert person.last_text() == "Неверный код. Осталось попыток: 4."
     assert flow.link(bot_id, volkov) is None
     person.text(codes[-1])
     assert person.last_text().startswith("Готово! Вы вошли как Волков Сергей Андреевич.")
@@ -244,7 +260,18 @@ def test_forged_ids_blocked_and_crm_inactive_people_are_refused(flow: Flow, vk: 
     refusals = {blocked: "Администратор заблокировал вам доступ к боту.",
                 gone: "Ваша учётная запись в CRM отключена. Обратитесь к администратору."}
     for person, refusal in refusals.items():
-        for act in (lambda: person.start(), lambda: person.text("Сегодня"), lambda: person.press("menu"),
-                    lambda: person.send_location(55.79, 49.12), lambda: person.send_photos(PHOTOS[:1])):
-            act()
+        for act in (lambda p: p.start(), lambda p: p.text("Сегодня"), lambda p: p.press("menu"),
+                    lambda p: p.send_location(55.79, 49.12), lambda p: p.send_photos(PHOTOS[:1])):
+            act(person)
             assert [(m.text, m.buttons) for m in person.last_replies()] == [(refusal, [])]
+
+
+def test_share_phone_button_on_vk_asks_to_type_the_phone_or_login(flow: Flow, vk: FakeVk) -> None:
+    bot_id = vk_bot(flow, vk)
+    person = VkUser(flow, bot_id, vk, 501_000_070)
+    person.start()
+    welcome = person.last_text()
+    person.tap("Поделиться номером")
+    [answer] = person.last_replies()
+    assert answer.text != welcome and "Поделиться номером" not in answer.labels()
+    assert "Напишите свой телефон, логин или e-mail" in answer.text

@@ -7,7 +7,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from ..chat import Button, Contact, Start, Text
+from ..chat import REQUEST_CONTACT_FALLBACK, Button, Contact, Start, Text
 from ..host import User
 from ..phones import format_phone, normalise_phone
 from . import binding, labels
@@ -165,6 +165,13 @@ def on_identity(ctx: Context) -> None:
     ctx.set_state(AWAIT_CODE, request_id=request.id)
     ctx.say(t("I have sent a 6-digit code to %(name)s through the CRM. Type it here. An administrator can also "
               "confirm your account instead.", name=user.full_name))
+
+
+@router.button(REQUEST_CONTACT_FALLBACK)
+def on_share_phone_unavailable(ctx: Context) -> None:
+    # VK has no "share my phone" button: its stand-in asks for the phone typed instead.
+    ctx.say(ctx.t("This messenger cannot share your number with a tap. Type your phone number, login or email "
+                  "from the CRM, and I will send you a confirmation code."))
 
 
 @router.fallback()

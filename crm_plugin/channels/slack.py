@@ -2,7 +2,7 @@
 
 Credentials: ``token`` (the Bot User OAuth Token, xoxb-...; ``bot_token`` is accepted too),
 ``signing_secret`` (verifies Events API and interactivity requests; else the bot's ``webhook_secret``),
-optional ``app_token`` (xapp-..., Socket Mode; not used yet).
+optional ``app_token`` (xapp-..., Socket Mode: ``poll`` receives events without a public URL, see slack_socket).
 
 Slack has no API to register the webhook: the Request URL is set in the app's settings (Event Subscriptions
 and Interactivity & Shortcuts), so ``set_webhook`` does nothing and ``webhook_info`` says where to set it.
@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from ..chat import FileRef, LocationReply, MediaReply, Reply, TextReply
 from ..models import Platform
 from . import slack_inbound, slack_outbound
+from .slack_socket import SocketModeReceiver
 from .base import (BotIdentity, Channel, CredentialsError, FileStore, MalformedRequest, ParsedRequest, SendError,
                    WebhookInfo, WebhookRequest)
 from .http_fetch import fetch_limited
@@ -51,6 +52,8 @@ class SlackChannel(Channel):
         self.client = WebClient(token=self.bot_token, base_url=base_url, retry_handlers=[],
                                 timeout=timeout)  # type: ignore[arg-type]  # urlopen takes a float
         self._session = requests.Session()
+        self.app_token = self.credentials.get("app_token") or ""
+        self._socket: SocketModeReceiver | None = None  # opened by the first poll()
 
     # --- inbound ------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:
@@ -134,8 +137,21 @@ class SlackChannel(Channel):
     def webhook_info(self) -> WebhookInfo:
         return WebhookInfo(url=None, extra={"note": WEBHOOK_NOTE})
 
-    # TODO(socket mode): a poll() over slack_sdk.socket_mode with the app_token, once a fake
-    # apps.connections.open + WebSocket server exists to test it against.
+    # --- Socket Mode (flask crm-plugin poll) ------------------------------------------------------------
+    def poll(self, cursor: Any, timeout: int) -> tuple[list[ParsedRequest], list[str]]:
+        """Events and clicks that came over Socket Mode within ``timeout`` seconds; pass the returned cursor
+        to the next call, which acknowledges them to Slack (they are stored by then)."""
+        if self._socket is None:
+            if not self.app_token.strip():
+                raise SendError("slack: no app-level token (xapp-...) for Socket Mode", permanent=True)
+            self._socket = SocketModeReceiver(self.app_token.strip(), api_url=self.api_url, timeout=self.timeout)
+        return self._socket.poll(cursor, timeout)
+
+    def close(self) -> None:
+        """Close the Socket Mode connection, if one was opened."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
 
 def _admin_words(exc: Exception) -> str:

@@ -16,9 +16,9 @@ import json
 
 from vk_api.keyboard import VkKeyboard, VkKeyboardColor
 
-from ..chat import Button, ButtonKind, Keyboard
+from ..chat import REQUEST_CONTACT_FALLBACK, Button, ButtonKind, Keyboard
 
-REQUEST_CONTACT_PAYLOAD = "request_contact"
+REQUEST_CONTACT_PAYLOAD = REQUEST_CONTACT_FALLBACK
 PAYLOAD_LIMIT = 255  # characters of a button's payload JSON
 LABEL_LIMIT = 40
 INLINE_LINES, INLINE_BUTTONS = 6, 10  # VK's limits for a keyboard under a message
