@@ -136,3 +136,11 @@ def test_scrub_hides_tokens_and_credentials() -> None:
     assert "s3cr3t" not in clean and "hook-secret" not in clean
     assert "sendMessage failed" in clean and "id 12" in clean
     assert scrub("ok", ["ok"]) == "ok"  # values too short to be secrets are left alone
+
+
+def test_scrub_hides_credentials_in_query_parameters_without_knowing_them() -> None:
+    line = ('"GET /setWebhook?url=https://crm/x&secret_token=Zx9_secret-1&max=40 HTTP/1.1" '
+            "POST /method/messages.send?access_token=vk1.a.Secret&v=5.199")
+    clean = scrub(line)
+    assert "Zx9_secret-1" not in clean and "vk1.a.Secret" not in clean
+    assert "secret_token=***&max=40" in clean and "access_token=***&v=5.199" in clean

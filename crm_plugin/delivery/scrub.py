@@ -13,6 +13,8 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 _TELEGRAM_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+# Credentials that travel as URL query parameters (Telegram's setWebhook secret_token, VK's access_token).
+_SECRET_PARAMETER = re.compile(r"\b(secret_token|access_token|token)=[^&\s\"']+")
 _MIN_SECRET_LENGTH = 4  # shorter values ("1", "ok") would mangle ordinary text and protect nothing
 
 
@@ -21,6 +23,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True):
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             text = text.replace(form, MASK)
+    text = _SECRET_PARAMETER.sub(lambda m: f"{m.group(1)}={MASK}", text)
     return _TELEGRAM_TOKEN.sub("bot" + MASK, text)
 
 
