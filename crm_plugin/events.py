@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from blinker import Signal
+from blinker import NamedSignal
 from flask import Flask
 
 from . import host
@@ -20,7 +20,7 @@ Handler = Callable[..., None]
 _handlers: dict[str, list[Handler]] = {}
 
 
-def on(signal: Signal) -> Callable[[Handler], Handler]:
+def on(signal: NamedSignal) -> Callable[[Handler], Handler]:
     """Register ``handler(state, **kwargs)`` for a host signal."""
 
     def register(handler: Handler) -> Handler:
@@ -30,7 +30,7 @@ def on(signal: Signal) -> Callable[[Handler], Handler]:
     return register
 
 
-def _dispatch(signal: Signal) -> Handler:
+def _dispatch(signal: NamedSignal) -> Handler:
     def receiver(sender: Any, **kwargs: Any) -> None:
         if not isinstance(sender, Flask) or "crm_plugin" not in sender.extensions:
             return

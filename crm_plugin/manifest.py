@@ -74,7 +74,7 @@ class _Reader:
             if not isinstance(node, dict) or part not in node:
                 raise self.fail(dotted, f"is missing; add {example}")
             node = node[part]
-        if not isinstance(node, kind) or (kind is str and not node.strip()):
+        if not isinstance(node, kind) or (isinstance(node, str) and not node.strip()):
             raise self.fail(dotted, f"must be a non-empty {kind.__name__}; write it as {example}")
         return node
 

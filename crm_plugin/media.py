@@ -15,7 +15,7 @@ MEDIA_URL_TTL = 7 * 24 * 3600  # Viber may fetch late, when a person opens the c
 
 
 def _serializer(state: PluginState) -> URLSafeTimedSerializer:
-    key = state.setting("SECRET_KEY") or state.config.get("SECRET_KEY")
+    key = str(state.setting("SECRET_KEY") or state.config.get("SECRET_KEY"))
     return URLSafeTimedSerializer(key, salt="crm_plugin/media")
 
 

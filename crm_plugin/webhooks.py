@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from typing import cast
 
 from flask import Response, jsonify, request
 
@@ -31,7 +33,7 @@ def webhook(bot_id: int) -> Response | tuple[str, int]:
     if bot is None or not bot.active or bot.platform == Platform.WEB:
         return "unknown bot", 404
     channel = channel_for(state, bot)
-    webhook_request = WebhookRequest(request.headers, body)
+    webhook_request = WebhookRequest(cast("Mapping[str, str]", request.headers), body)  # case-insensitive
     try:
         if not channel.verify(webhook_request):
             log.warning("bot %s: webhook with a missing or wrong signature refused", bot_id)

@@ -146,6 +146,6 @@ class MessageView(PluginModelView):
         rows = list(reversed(rows[:CONVERSATION_PAGE]))
         link = self.session.scalars(select(EmployeeLink).where(EmployeeLink.bot_id == bot_id,
                                                                EmployeeLink.chat_id == chat_id)).first()
-        return self.render("crm_plugin/admin/conversation.html", messages=rows, bot=_bots(self.session).get(bot_id),
+        return self.render("crm_plugin/admin/conversation.html", messages=rows, bot=_bots(self.session).get(bot_id) if bot_id is not None else None,
                            chat_id=chat_id, employee=user_label(link.crm_user_id) if link else None, older=older,
                            status_labels=MESSAGE_STATUS_LABELS)

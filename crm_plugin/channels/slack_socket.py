@@ -15,10 +15,12 @@ the dedupe key makes the re-sent one harmless. Envelopes with nothing to store a
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
 import queue
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlencode
@@ -47,7 +49,7 @@ class SocketModeReceiver:
     def __init__(self, app_token: str, *, api_url: str, timeout: float = 10.0, ping_interval: float = 5.0) -> None:
         base_url = api_url if api_url.endswith("/") else api_url + "/"
         web_client = WebClient(base_url=base_url, timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]
-        self.client = SocketModeClient(app_token=app_token, web_client=web_client, logger=log,
+        self.client = SocketModeClient(app_token=app_token, web_client=web_client, logger=log.getChild("sdk"),
                                        ping_interval=ping_interval, concurrency=LISTENER_THREADS)
         self.client.socket_mode_request_listeners.append(self._on_request)
         self._arrived: queue.Queue[tuple[str, ParsedRequest]] = queue.Queue()
@@ -70,6 +72,15 @@ class SocketModeReceiver:
         return [parsed for _, parsed in batch], [envelope_id for envelope_id, _ in batch]
 
     def close(self) -> None:
+        # Wait out a reconnect in flight: slack_sdk fails when it closes the socket it is replacing twice.
+        with self.client.connect_operation_lock:
+            self.client.auto_reconnect_enabled = False
+            session = self.client.current_session
+            sock = session.sock if session is not None else None
+            if sock is not None:
+                # slack_sdk's reader waits in recv (3 s time-out) holding the lock close() needs: wake it.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         self.client.close()
 
     # --- connection ---------------------------------------------------------------------------------

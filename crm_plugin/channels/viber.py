@@ -111,7 +111,7 @@ class ViberChannel(Channel):
 
     def webhook_info(self) -> WebhookInfo:
         info = self._account_info()
-        extra = {key: info[key] for key in ("event_types", "subscribers_count") if key in info}
+        extra: dict[str, Any] = {key: info[key] for key in ("event_types", "subscribers_count") if key in info}
         return WebhookInfo(url=info.get("webhook") or None, extra=extra)
 
     def _account_info(self) -> dict[str, Any]:

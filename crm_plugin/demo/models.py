@@ -6,12 +6,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Enum, ForeignKey, LargeBinary, Numeric, String, Text, select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship, validates
+from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, registry, relationship, scoped_session,
+                            validates)
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..host import FileKind, JobKind, JobStatus, Role
@@ -203,7 +204,7 @@ def order_number(year: int, sequence: int) -> str:
     return f"З-{year}-{sequence:04d}"
 
 
-def next_order_number(session: Session, year: int) -> str:
+def next_order_number(session: Session | scoped_session[Any], year: int) -> str:
     """The next number of the year: З-2026-0153 follows З-2026-0152 (the unique index stops a duplicate)."""
     prefix = order_number(year, 0)[:-4]
     last = session.scalar(select(Order.number).where(Order.number.startswith(prefix))

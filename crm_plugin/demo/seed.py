@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -57,7 +58,7 @@ def seed(app: Flask, *, random_seed: int = 7, orders: int = DEFAULT_ORDERS, now:
 
 
 def _summary(*, skipped: bool) -> SeedSummary:
-    def count(model: type, *where: object) -> int:
+    def count(model: type, *where: Any) -> int:
         return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
     return SeedSummary(
