@@ -36,6 +36,7 @@ class CredentialField:
     label: str
     hint: str = ""
     secret: bool = True  # shown masked, never echoed back into a page
+    required: bool = True  # an optional field left empty is not stored
 
 
 # What an admin types for each platform: the keys the channel adapters read.
@@ -51,6 +52,9 @@ CREDENTIAL_FIELDS: dict[Platform, tuple[CredentialField, ...]] = {
     Platform.SLACK: (
         CredentialField("token", N_("Bot User OAuth Token"), N_("xoxb-…: OAuth & Permissions")),
         CredentialField("signing_secret", N_("Signing Secret"), N_("Basic Information → App Credentials")),
+        CredentialField("app_token", N_("App-Level Token (Socket Mode)"),
+                        N_("xapp-…: Basic Information → App-Level Tokens (connections:write). Только для "
+                           "работы без публичного адреса: flask crm-plugin poll"), required=False),
     ),
 }
 
@@ -59,15 +63,15 @@ PLATFORM_LABELS = {Platform.TELEGRAM: "Telegram", Platform.VK: N_("ВКонта�
 
 
 def clean_credentials(platform: Platform, raw: Mapping[str, Any]) -> dict[str, str]:
-    """The declared fields of ``platform``, stripped; ValueError in Russian when one is empty."""
+    """The declared fields of ``platform``, stripped; ValueError in Russian when a required one is empty."""
     fields = CREDENTIAL_FIELDS.get(platform)
     if fields is None:
         raise ValueError(f"Для платформы {PLATFORM_LABELS.get(platform, platform.value)} ключи не вводятся")
     result = {f.key: str(raw.get(f.key) or "").strip() for f in fields}
-    missing = [f.label for f in fields if not result[f.key]]
+    missing = [f.label for f in fields if f.required and not result[f.key]]
     if missing:
         raise ValueError("Заполните: " + ", ".join(missing))
-    return result
+    return {f.key: result[f.key] for f in fields if f.required or result[f.key]}
 
 
 def api_url(state: PluginState, platform: Platform) -> str:

@@ -89,8 +89,9 @@ def worker(concurrency: int | None, lease: float | None, poll: float | None) -> 
     state.worker.run_forever()
 
 
-@cli.command("poll", help="Receive Telegram and VK updates by long polling, for an install without a public "
-                          "URL (it removes the Telegram webhook). The worker answers them.")
+@cli.command("poll", help="Receive Telegram and VK updates by long polling and Slack events by Socket Mode "
+                          "(bots with an App-Level Token), for an install without a public URL (it removes the "
+                          "Telegram webhook). The worker answers them.")
 @click.option("--timeout", type=click.IntRange(1, 50), default=25, help="Seconds of one long poll.")
 @with_appcontext
 def poll(timeout: int) -> None:

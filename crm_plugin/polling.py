@@ -1,8 +1,10 @@
-"""Polling mode, for an install without a public URL: Telegram getUpdates and VK Bots Long Poll feed the
-same engine as the webhooks (crm_plugin.inbound.accept), one thread per bot.
+"""Polling mode, for an install without a public URL: Telegram getUpdates, VK Bots Long Poll and Slack Socket
+Mode (bots with an app-level token) feed the same engine as the webhooks (crm_plugin.inbound.accept), one
+thread per bot.
 
-The cursor (Telegram offset, VK long-poll state) is kept in crm_plugin_settings, so a restart resumes where
-it stopped; the platforms' dedupe keys make an update seen twice harmless.
+The cursor (Telegram offset, VK long-poll state, Slack envelopes to acknowledge) is kept in
+crm_plugin_settings, so a restart resumes where it stopped; the platforms' dedupe keys make an update seen
+twice harmless.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .models import Bot, Platform, PluginSetting
 
 log = logging.getLogger(__name__)
 
-POLLING_PLATFORMS = (Platform.TELEGRAM, Platform.VK)
+POLLING_PLATFORMS = (Platform.TELEGRAM, Platform.VK, Platform.SLACK)
 MAX_BACKOFF = 30.0
 
 
@@ -33,7 +35,22 @@ class Poller:
 
     def bots(self) -> list[Bot]:
         with self.state.db.session() as session:
-            return list(session.scalars(select(Bot).where(Bot.active, Bot.platform.in_(POLLING_PLATFORMS))))
+            bots = list(session.scalars(select(Bot).where(Bot.active, Bot.platform.in_(POLLING_PLATFORMS))))
+        return [bot for bot in bots if self._can_poll(bot)]
+
+    def _can_poll(self, bot: Bot) -> bool:
+        """Slack is polled through Socket Mode, which needs the app-level token (xapp-...)."""
+        if bot.platform is not Platform.SLACK:
+            return True
+        try:
+            app_token = self.state.secrets.open(bot.credentials_encrypted).get("app_token")
+        except Exception as error:  # noqa: BLE001 - one unreadable bot must not stop the others
+            log.error("bot %s: credentials cannot be opened, not polled: %s", bot.id, error)
+            return False
+        if not app_token:
+            log.info("bot %s: Slack without an app-level token (xapp-...) is not polled; add one in the admin "
+                     "for Socket Mode, or set CRM_PLUGIN_PUBLIC_URL for the Events API", bot.id)
+        return bool(app_token)
 
     def prepare(self, bot: Bot) -> Channel:
         channel = channel_for(self.state, bot)
@@ -68,7 +85,7 @@ class Poller:
     def run_forever(self) -> None:
         bots = self.bots()
         if not bots:
-            log.warning("no active Telegram or VK bots to poll; add one in the admin")
+            log.warning("no active Telegram, VK or Slack (Socket Mode) bots to poll; add one in the admin")
             return
         threads = [threading.Thread(target=self.run_bot, args=(bot,), name=f"poll-{bot.id}", daemon=True)
                    for bot in bots]

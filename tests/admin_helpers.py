@@ -36,6 +36,14 @@ def login(client: FlaskClient, user_login: str) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 
+def admin_client(app: Flask, client: FlaskClient | None = None, **user: Any) -> FlaskClient:
+    """A CRM admin ("boss") logged in through ``client`` (by default a new test client of ``app``)."""
+    add_user(app, "boss", admin=True, **user)
+    client = client if client is not None else app.test_client()
+    login(client, "boss")
+    return client
+
+
 def csrf(html: str) -> str:
     match = _CSRF.search(html)
     assert match, "no CSRF token in the page"

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -22,21 +21,12 @@ from crm_plugin.chat import (Button, ButtonKind, ButtonPress, Event, FileRef, In
 from crm_plugin.demo.models import Client, Job, LoginCode, Order, User, db
 from crm_plugin.host import JobKind, JobStatus, Role
 from crm_plugin.models import Bot, EmployeeLink, Message, Platform
-from tests.conftest import make_test_app
 
 UTC = timezone.utc
 MSK = timezone(timedelta(hours=3))
 # A fixed "now": Wednesday 2026-03-04 21:30 UTC is already Thursday 00:30 in Moscow, so "today" differs
 # between UTC and the company's zone and the tests see which one the bot uses.
 NOW = datetime(2026, 3, 4, 21, 30, tzinfo=UTC)
-
-
-def make_bot_app(database_url: str, tmp_path: Path, **config: object) -> Flask:
-    """The demo app; on SQLite the plugin's tables get a file of their own (see the report: the CRM and the
-    plugin writing to one SQLite file from two engines inside one turn lock each other out)."""
-    if database_url.startswith("sqlite"):
-        config.setdefault("CRM_PLUGIN_DATABASE_URL", f"sqlite:///{tmp_path / 'plugin.db'}")
-    return make_test_app(database_url, **config)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Shared fixtures: a database per test (SQLite, and PostgreSQL when CRM_PLUGIN_TEST_DATABASE_URL is set),
-the demo CRM app with the plugin mounted and migrated, its test client and CLI runner."""
+the demo CRM app with the plugin mounted and migrated, its test client and CLI runner, and the bot tests' world
+(tests.bot_helpers.World with one bot)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from crm_plugin import PluginState, get_state
 from crm_plugin.db import normalise_url
+from tests.bot_helpers import World
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,3 +103,11 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    """The bot tests' world: the demo CRM with one Telegram bot, turns run as the worker runs them."""
+    world = World(app)
+    world.add_bot()
+    return world

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from crm_plugin import PluginState
 from crm_plugin.models import Bot, Platform
 
-from .admin_helpers import PAGES, add_user, login, page, post
+from .admin_helpers import PAGES, admin_client, page, post
 from .fakes.telegram import FakeTelegram
 
 PUBLIC = "https://crm.example.com"
@@ -30,9 +30,7 @@ def fake(app: Flask) -> Iterator[FakeTelegram]:
 
 @pytest.fixture
 def admin(app: Flask, client: FlaskClient) -> FlaskClient:
-    add_user(app, "boss", admin=True, full_name="Главный Админ")
-    login(client, "boss")
-    return client
+    return admin_client(app, client, full_name="Главный Админ")
 
 
 def bots(state: PluginState) -> list[Bot]:

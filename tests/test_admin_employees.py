@@ -17,14 +17,12 @@ from crm_plugin.host import Role
 from crm_plugin.models import (BindingRequest, Bot, Direction, EmployeeLink, Invite, LinkStatus, Message, Platform,
                                utcnow)
 
-from .admin_helpers import add_user, login, page, post
+from .admin_helpers import add_user, admin_client, page, post
 
 
 @pytest.fixture
 def admin(app: Flask, client: FlaskClient) -> FlaskClient:
-    add_user(app, "boss", admin=True)
-    login(client, "boss")
-    return client
+    return admin_client(app, client)
 
 
 @pytest.fixture

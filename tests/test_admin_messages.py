@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from crm_plugin import PluginState
 from crm_plugin.models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus, Platform
 
-from .admin_helpers import add_user, login, page, post
+from .admin_helpers import add_user, admin_client, page, post
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PREVIEW = re.compile(r'class="crm-preview" title="([^"]*)"')
@@ -21,9 +21,7 @@ PREVIEW = re.compile(r'class="crm-preview" title="([^"]*)"')
 
 @pytest.fixture
 def admin(app: Flask, client: FlaskClient) -> FlaskClient:
-    add_user(app, "boss", admin=True)
-    login(client, "boss")
-    return client
+    return admin_client(app, client)
 
 
 @pytest.fixture

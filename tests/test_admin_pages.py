@@ -13,16 +13,14 @@ from flask.testing import FlaskClient
 from crm_plugin import PluginState
 from crm_plugin.models import Attendance, Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus, Platform
 
-from .admin_helpers import ADMIN_URL, add_user, login, page
+from .admin_helpers import ADMIN_URL, add_user, admin_client, page
 
 UTC = timezone.utc
 
 
 @pytest.fixture
 def admin(app: Flask, client: FlaskClient) -> FlaskClient:
-    add_user(app, "boss", admin=True)
-    login(client, "boss")
-    return client
+    return admin_client(app, client)
 
 
 def test_the_dashboard_counts_bots_bindings_messages_and_failures(app: Flask, state: PluginState,

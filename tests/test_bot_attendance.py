@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from crm_plugin.bot import timesheet
 from crm_plugin.chat import ButtonKind, Location
 from crm_plugin.host import Role
 from crm_plugin.models import Attendance
-from tests.bot_helpers import NOW, UTC, World, buttons, last_text, make_bot_app, payload_of, person
+from tests.bot_helpers import NOW, UTC, World, buttons, last_text, payload_of, person
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = make_bot_app(database_url, tmp_path)
-    yield app
-    from crm_plugin import get_state
-
-    get_state(app).db.dispose()
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    world = World(app)
-    world.add_bot()
-    return world
 
 
 def shifts(world: World) -> list[Attendance]:

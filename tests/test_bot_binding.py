@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from crm_plugin.bot import approve_binding, invite_link, make_invite
@@ -14,23 +12,7 @@ from crm_plugin.bot.binding import MAX_WRONG_CODES
 from crm_plugin.chat import ButtonKind, Contact, FileRef, Photo, Start
 from crm_plugin.host import Role
 from crm_plugin.models import BindingRequest, Bot, EmployeeLink, LinkStatus, Message, Platform
-from tests.bot_helpers import NOW, World, buttons, last_text, link_of, make_bot_app, person, start, texts
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = make_bot_app(database_url, tmp_path)
-    yield app
-    from crm_plugin import get_state
-
-    get_state(app).db.dispose()
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    world = World(app)
-    world.add_bot()
-    return world
+from tests.bot_helpers import NOW, World, buttons, last_text, link_of, person, start, texts
 
 
 def test_a_stranger_is_welcomed_with_a_share_phone_button(world: World) -> None:

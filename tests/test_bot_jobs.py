@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from flask import Flask
 
 from crm_plugin.chat import ButtonKind, LocationReply
 from crm_plugin.host import JobKind, JobStatus, Role
-from tests.bot_helpers import (UTC, World, buttons, job_buttons, last_text, make_bot_app, payload_of, payloads,
+from tests.bot_helpers import (UTC, World, buttons, job_buttons, last_text, payload_of, payloads,
                                person, start)
 
 # NOW is 2026-03-04 21:30 UTC = Thursday 2026-03-05 00:30 in Moscow (the company's zone).
@@ -19,22 +17,6 @@ TOMORROW_START = TODAY_START + timedelta(days=1)
 AFTER_TOMORROW = TODAY_START + timedelta(days=2)
 DONE_FROM = TODAY_START - timedelta(days=40)  # 24.01 00:00 MSK
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = make_bot_app(database_url, tmp_path)
-    yield app
-    from crm_plugin import get_state
-
-    get_state(app).db.dispose()
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    world = World(app)
-    world.add_bot()
-    return world
 
 
 def boundary_jobs(world: World, kind: JobKind, me: int, other: int) -> dict[str, int]:

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from crm_plugin import host
 from crm_plugin.host import JobKind, JobStatus, Role
 from crm_plugin.models import Bot, EmployeeLink, LinkStatus, Platform
-from tests.bot_helpers import NOW, World, last_text, make_bot_app, payloads, person
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = make_bot_app(database_url, tmp_path)
-    yield app
-    from crm_plugin import get_state
-
-    get_state(app).db.dispose()
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    world = World(app)
-    world.add_bot()
-    return world
+from tests.bot_helpers import NOW, World, last_text, payloads, person
 
 
 def told(world: World, chat_id: str) -> list[dict]:  # type: ignore[type-arg]

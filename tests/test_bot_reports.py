@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from flask import Flask
 
 from crm_plugin.chat import Document, FileKindOut, FileRef, Photo, TextReply
 from crm_plugin.host import FileKind, JobKind, JobStatus, Role
-from tests.bot_helpers import (NOW, World, last_text, make_bot_app, media, payload_of, payloads, person, texts)
+from tests.bot_helpers import (NOW, World, last_text, media, payload_of, payloads, person, texts)
 
 JPEG = b"\xff\xd8\xff\xe0" + b"x" * 100
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = make_bot_app(database_url, tmp_path)
-    yield app
-    from crm_plugin import get_state
-
-    get_state(app).db.dispose()
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    world = World(app)
-    world.add_bot()
-    return world
 
 
 def photo(world: World, file_id: str, group: str | None = None, size: int | None = None) -> Photo:

@@ -10,7 +10,17 @@ from crm_plugin.host import JobKind, Role
 from crm_plugin.models import LinkStatus
 
 from .fakes.slack import FakeSlack
-from .flow_helpers import Flow, SlackUser, flow_fixture, local_moment, manager_client, slack_bot, slack_fixture  # noqa: F401  (fixtures)
+from .flows.slack import (
+    SlackUser,
+    slack_bot,
+    slack_fixture,  # noqa: F401  (fixture)
+)
+from .flows.world import (
+    Flow,
+    flow_fixture,  # noqa: F401  (fixture)
+    local_moment,
+    manager_client,
+)
 
 LEADS_CHANNEL = "C0LEADS01"
 

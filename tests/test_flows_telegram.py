@@ -3,39 +3,31 @@ delivering to the fake Bot API, and the demo CRM's data checked afterwards."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from crm_plugin.bot.context import company_tz
-from crm_plugin.demo.images import window_photo
-from crm_plugin.host import FileKind, JobKind, JobStatus, NewFile, Role
+from crm_plugin.host import FileKind, JobKind, JobStatus, Role
 from crm_plugin.models import Attendance, LinkStatus
 
 from .fakes.telegram import FakeTelegram
-from .flow_helpers import (  # noqa: F401  (fixtures)
-    PDF,
-    Flow,
+from .flows.telegram import (
     TelegramUser,
+    telegram_bot,
+    telegram_fixture,  # noqa: F401  (fixture)
+)
+from .flows.world import (
+    PDF,
+    PHOTOS,
+    Flow,
+    attach_measurement_files,
     block_in_admin,
     boundary_jobs,
-    flow_fixture,
+    flow_fixture,  # noqa: F401  (fixture)
     lists_seen,
     local_moment,
     manager_client,
-    telegram_bot,
-    telegram_fixture,
+    measurement_form,
 )
-
-PHOTOS = [window_photo(color) for color in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
-
-
-def bound(flow: Flow, fake: FakeTelegram, bot_id: int, crm_user_id: int, tg_id: int) -> TelegramUser:
-    """A Telegram account bound to the employee through an invite link (the shortest real path)."""
-    person = TelegramUser(flow, bot_id, fake, tg_id)
-    person.start(flow.invite(bot_id, crm_user_id))
-    assert "Готово! Вы вошли как" in person.last_text()
-    return person
 
 
 # --- binding ---------------------------------------------------------------------------------------------
@@ -107,8 +99,8 @@ def test_each_list_of_each_role_keeps_to_the_company_days(flow: Flow, telegram: 
     colleague = flow.user("sabirova", Role.MEASURER, Role.INSTALLER)
     expected = {"measurer": boundary_jobs(flow, JobKind.MEASUREMENT, measurer, colleague),
                 "installer": boundary_jobs(flow, JobKind.INSTALLATION, installer, colleague)}
-    people = {"measurer": bound(flow, telegram, bot_id, measurer, 111_010),
-              "installer": bound(flow, telegram, bot_id, installer, 111_011)}
+    people = {"measurer": TelegramUser(flow, bot_id, telegram, 111_010).bind_by_invite(measurer),
+              "installer": TelegramUser(flow, bot_id, telegram, 111_011).bind_by_invite(installer)}
     for role, person in people.items():
         assert lists_seen(person) == expected[role], role
 
@@ -121,7 +113,7 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     job_id = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 15, 30), measurer, lat=55.7887, lon=49.1186,
                       client="Сафина Лилия Ринатовна", address="г. Казань, ул. Баумана, д. 19, кв. 7")
     number = flow.crm_job(job_id).order_number
-    person = bound(flow, telegram, bot_id, measurer, 111_020)
+    person = TelegramUser(flow, bot_id, telegram, 111_020).bind_by_invite(measurer)
 
     person.tap("Сегодня")
     person.tap("15:30 · ул. Баумана, д. 19 · Сафина Л.")
@@ -163,17 +155,10 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     assert flow.crm_job(job_id).status is JobStatus.MEASURED
 
 
-def measurement_form(**override: Any) -> dict[str, Any]:
-    return {"client_id": 0, "client_name": "Сафина Лилия Ринатовна", "client_phone": "8 (917) 300-44-55",
-            "address": "Казань, ул. Баумана, д. 19, кв. 7", "latitude": "55.7887", "longitude": "49.1186",
-            "scheduled_at": "2030-03-10T10:00", "assignee_id": 0, "manager_comment": "Три окна, 5 этаж",
-            "amount": "", **override}
-
-
 def test_from_the_notification_to_measurement_done_in_four_taps(flow: Flow, telegram: FakeTelegram) -> None:
     bot_id = telegram_bot(flow, telegram)
     measurer = flow.user("volkov", Role.MEASURER, name="Волков Сергей Андреевич")
-    person = bound(flow, telegram, bot_id, measurer, 111_030)
+    person = TelegramUser(flow, bot_id, telegram, 111_030).bind_by_invite(measurer)
     manager = manager_client(flow)
 
     person.mark()
@@ -199,13 +184,9 @@ def test_from_the_notification_to_measurement_done_in_four_taps(flow: Flow, tele
 def measured_order(flow: Flow, measurer: int) -> int:
     """A measured order with three object photos and a sheet in the CRM; returns the order id."""
     job_id = flow.job(JobKind.MEASUREMENT, local_moment(flow, -1, 10, 0), measurer)
-    gateway = flow.state.gateway
+    attach_measurement_files(flow, job_id, measurer, PHOTOS)
     with flow.app.app_context():
-        for index, photo in enumerate(PHOTOS):
-            gateway.attach_file(job_id, NewFile(FileKind.OBJECT_PHOTO, f"object-{index}.png", "image/png", photo),
-                                measurer)
-        gateway.attach_file(job_id, NewFile(FileKind.MEASUREMENT_SHEET, "лист.pdf", "application/pdf", PDF), measurer)
-        gateway.set_job_status(job_id, JobStatus.MEASURED, measurer)
+        flow.state.gateway.set_job_status(job_id, JobStatus.MEASURED, measurer)
     return flow.crm_job(job_id).order_id
 
 
@@ -213,7 +194,7 @@ def test_installer_gets_the_album_and_sheet_once_uploaded_then_reports(flow: Flo
     bot_id = telegram_bot(flow, telegram)
     measurer, installer = flow.user("volkov", Role.MEASURER), flow.user("nikitin", Role.INSTALLER)
     order_id = measured_order(flow, measurer)
-    person = bound(flow, telegram, bot_id, installer, 111_040)
+    person = TelegramUser(flow, bot_id, telegram, 111_040).bind_by_invite(installer)
     manager = manager_client(flow)
 
     person.mark()
@@ -257,7 +238,7 @@ def test_installer_gets_the_album_and_sheet_once_uploaded_then_reports(flow: Flo
 def test_clock_in_and_out_with_the_place_and_no_double_clock_in(flow: Flow, telegram: FakeTelegram) -> None:
     bot_id = telegram_bot(flow, telegram)
     installer = flow.user("morozov", Role.INSTALLER)
-    person = bound(flow, telegram, bot_id, installer, 111_050)
+    person = TelegramUser(flow, bot_id, telegram, 111_050).bind_by_invite(installer)
 
     person.tap("Отметиться")
     assert person.last_text() == "Приход не отмечен."
@@ -290,9 +271,10 @@ def test_unassigned_request_goes_to_every_measurer_and_the_first_taker_wins(flow
                                                                             telegram: FakeTelegram) -> None:
     bot_id = telegram_bot(flow, telegram)
     volkov = flow.user("volkov", Role.MEASURER, name="Волков Сергей")
-    first = bound(flow, telegram, bot_id, volkov, 111_060)
-    second = bound(flow, telegram, bot_id, flow.user("sabirova", Role.MEASURER, name="Сабирова Гульнара"), 111_061)
-    installer = bound(flow, telegram, bot_id, flow.user("nikitin", Role.INSTALLER), 111_062)
+    first = TelegramUser(flow, bot_id, telegram, 111_060).bind_by_invite(volkov)
+    sabirova = flow.user("sabirova", Role.MEASURER, name="Сабирова Гульнара")
+    second = TelegramUser(flow, bot_id, telegram, 111_061).bind_by_invite(sabirova)
+    installer = TelegramUser(flow, bot_id, telegram, 111_062).bind_by_invite(flow.user("nikitin", Role.INSTALLER))
     manager = manager_client(flow)
 
     for person in (first, second, installer):
@@ -323,7 +305,7 @@ def test_forged_job_ids_in_button_payloads_are_refused(flow: Flow, telegram: Fak
     measurer, colleague = flow.user("volkov", Role.MEASURER), flow.user("sabirova", Role.MEASURER)
     others = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 12, 0), colleague)
     installation = flow.job(JobKind.INSTALLATION, local_moment(flow, 0, 13, 0), None, JobStatus.NEW)
-    person = bound(flow, telegram, bot_id, measurer, 111_070)
+    person = TelegramUser(flow, bot_id, telegram, 111_070).bind_by_invite(measurer)
 
     for payload in (f"job:{others}", f"done:{others}", f"photos:{others}", f"take:{others}", f"take:{installation}",
                     "job:999999", "job:abc", f"sheet:{others}:x"):
@@ -341,7 +323,8 @@ def test_blocked_and_crm_inactive_people_are_refused_at_every_message(flow: Flow
     bot_id = telegram_bot(flow, telegram)
     blocked_id, gone_id = flow.user("galiev", Role.INSTALLER), flow.user("zakirov", Role.MEASURER)
     own_job = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 12, 0), gone_id)
-    blocked, gone = bound(flow, telegram, bot_id, blocked_id, 111_080), bound(flow, telegram, bot_id, gone_id, 111_081)
+    blocked = TelegramUser(flow, bot_id, telegram, 111_080).bind_by_invite(blocked_id)
+    gone = TelegramUser(flow, bot_id, telegram, 111_081).bind_by_invite(gone_id)
     block_in_admin(flow, flow.link(bot_id, blocked_id).id)  # type: ignore[union-attr]
     flow.set_user(gone_id, active=False)  # left the company: switched off in the CRM
 
@@ -350,7 +333,7 @@ def test_blocked_and_crm_inactive_people_are_refused_at_every_message(flow: Flow
     for person, refusal in refusals.items():
         for act in (lambda p: p.start(), lambda p: p.text("Сегодня"), lambda p: p.press("menu"),
                     lambda p: p.press(f"done:{own_job}"), lambda p: p.share_contact("+79274012215"),
-                    lambda p: p.send_location(55.79, 49.12), lambda p: p.send_photos(PHOTOS[:1])):
+                    lambda p: p.send_location(55.79, 49.12), lambda p: p.send_photos(PHOTOS[:3])):  # an album: one refusal
             act(person)
             [answer] = person.last_replies()
             assert (answer.text, answer.buttons) == (refusal, [])

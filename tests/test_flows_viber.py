@@ -6,24 +6,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from crm_plugin.demo.images import window_photo
-from crm_plugin.host import FileKind, JobKind, JobStatus, NewFile, Role
+from crm_plugin.host import FileKind, JobKind, JobStatus, Role
 from crm_plugin.models import LinkStatus
 
 from .fakes.viber import FakeViber
-from .flow_helpers import PDF, Flow, ViberUser, flow_fixture, local_moment, viber_bot, viber_fixture  # noqa: F401  (fixtures)
-
-PHOTOS = [window_photo(color) for color in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
-
-
-def bound(flow: Flow, fake: FakeViber, bot_id: int, crm_user_id: int, viber_id: str) -> ViberUser:
-    """Opened through an invite link, then the welcome's start button (which carries the link's context)."""
-    person = ViberUser(flow, bot_id, fake, viber_id)
-    token = flow.invite(bot_id, crm_user_id)
-    person.open_chat(token)
-    person.start(token)
-    assert "Готово! Вы вошли как" in person.last_text()
-    return person
+from .flows.viber import (
+    ViberUser,
+    viber_bot,
+    viber_fixture,  # noqa: F401  (fixture)
+)
+from .flows.world import (
+    PDF,
+    PHOTOS,
+    Flow,
+    attach_measurement_files,
+    flow_fixture,  # noqa: F401  (fixture)
+    local_moment,
+)
 
 
 def test_own_shared_phone_binds_and_a_forwarded_contact_is_refused(flow: Flow, viber: FakeViber) -> None:
@@ -79,7 +78,7 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, viber: FakeViber) -> No
     measurer = flow.user("volkov", Role.MEASURER)
     job_id = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 15, 30), measurer, lat=55.7887, lon=49.1186)
     number = flow.crm_job(job_id).order_number
-    person = bound(flow, viber, bot_id, measurer, "vb-0004==")
+    person = ViberUser(flow, bot_id, viber, "vb-0004==").bind_by_invite(measurer)
 
     person.tap("Сегодня")
     [line] = [label for label in person.last_replies()[-1].labels() if label.startswith("15:30")]
@@ -110,15 +109,10 @@ def test_installer_gets_files_by_signed_urls_the_plugin_serves(flow: Flow, viber
     bot_id = viber_bot(flow, viber)
     measurer, installer = flow.user("volkov", Role.MEASURER), flow.user("nikitin", Role.INSTALLER)
     measurement = flow.job(JobKind.MEASUREMENT, local_moment(flow, -3, 10, 0), measurer, JobStatus.MEASURED)
-    with flow.app.app_context():
-        for index, photo in enumerate(PHOTOS[:2]):
-            flow.state.gateway.attach_file(measurement, NewFile(FileKind.OBJECT_PHOTO, f"object-{index}.png",
-                                                                "image/png", photo), measurer)
-        flow.state.gateway.attach_file(measurement, NewFile(FileKind.MEASUREMENT_SHEET, "лист.pdf",
-                                                            "application/pdf", PDF), measurer)
+    attach_measurement_files(flow, measurement, measurer, PHOTOS[:2])
     job_id = flow.job(JobKind.INSTALLATION, local_moment(flow, 0, 9, 0), installer,
                       order_id=flow.crm_job(measurement).order_id)
-    person = bound(flow, viber, bot_id, installer, "vb-0005==")
+    person = ViberUser(flow, bot_id, viber, "vb-0005==").bind_by_invite(installer)
 
     person.press(f"files:{job_id}")
     first, second, caption, sheet = (m.raw for m in person.last_replies())

@@ -3,44 +3,36 @@ the bot, vk_api delivering to the fake VK API (uploads included), and the demo C
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-from crm_plugin.demo.images import window_photo
-from crm_plugin.host import FileKind, JobKind, JobStatus, NewFile, Role
+from crm_plugin.host import FileKind, JobKind, JobStatus, Role
 from crm_plugin.models import Attendance, LinkStatus
 
 from .fakes.telegram import FakeTelegram
 from .fakes.vk import FakeVk
-from .flow_helpers import (  # noqa: F401  (fixtures)
-    PDF,
-    Flow,
+from .flows.telegram import (
     TelegramUser,
+    telegram_bot,
+    telegram_fixture,  # noqa: F401  (fixture)
+)
+from .flows.vk import (
     VkUser,
+    vk_bot,
+    vk_fixture,  # noqa: F401  (fixture)
+)
+from .flows.world import (
+    PDF,
+    PHOTOS,
+    Flow,
+    attach_measurement_files,
     block_in_admin,
     boundary_jobs,
-    flow_fixture,
+    flow_fixture,  # noqa: F401  (fixture)
     lists_seen,
     local_moment,
     manager_client,
-    telegram_bot,
-    telegram_fixture,
-    vk_bot,
-    vk_fixture,
+    measurement_form,
 )
-
-PHOTOS = [window_photo(color) for color in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
-MEASUREMENT_FORM = {"client_id": 0, "client_name": "Сафина Лилия Ринатовна", "client_phone": "8 (917) 300-44-55",
-                    "address": "Казань, ул. Баумана, д. 19, кв. 7", "latitude": "55.7887", "longitude": "49.1186",
-                    "scheduled_at": "2030-03-10T10:00", "assignee_id": 0, "manager_comment": "", "amount": ""}
-
-
-def bound(flow: Flow, fake: FakeVk, bot_id: int, crm_user_id: int, vk_id: int) -> VkUser:
-    """A VK account bound through an invite link (vk.me/club…?ref=…): the "Начать" message carries the ref."""
-    person = VkUser(flow, bot_id, fake, vk_id)
-    person.start(flow.invite(bot_id, crm_user_id))
-    assert "Готово! Вы вошли как" in person.last_text()
-    return person
 
 
 # --- binding ---------------------------------------------------------------------------------------------
@@ -98,8 +90,8 @@ def test_each_list_of_each_role_keeps_to_the_company_days(flow: Flow, vk: FakeVk
     colleague = flow.user("sabirova", Role.MEASURER, Role.INSTALLER)
     expected = {"measurer": boundary_jobs(flow, JobKind.MEASUREMENT, measurer, colleague),
                 "installer": boundary_jobs(flow, JobKind.INSTALLATION, installer, colleague)}
-    people = {"measurer": bound(flow, vk, bot_id, measurer, 501_000_010),
-              "installer": bound(flow, vk, bot_id, installer, 501_000_011)}
+    people = {"measurer": VkUser(flow, bot_id, vk, 501_000_010).bind_by_invite(measurer),
+              "installer": VkUser(flow, bot_id, vk, 501_000_011).bind_by_invite(installer)}
     for role, person in people.items():
         assert lists_seen(person) == expected[role], role
     person.tap("Предстоящие")  # six jobs and «Меню»: more lines than VK allows under a message
@@ -117,7 +109,7 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, vk: FakeVk) -> None:
     job_id = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 15, 30), measurer, lat=55.7887, lon=49.1186,
                       client="Сафина Лилия Ринатовна", address="г. Казань, ул. Баумана, д. 19, кв. 7")
     number = flow.crm_job(job_id).order_number
-    person = bound(flow, vk, bot_id, measurer, 501_000_020)
+    person = VkUser(flow, bot_id, vk, 501_000_020).bind_by_invite(measurer)
 
     person.tap("Сегодня")
     person.tap("15:30 · ул. Баумана, д. 19 · Сафина Л.")
@@ -155,14 +147,9 @@ def test_installer_gets_photos_and_sheet_uploaded_once_then_reports(flow: Flow, 
     measurer, installer = flow.user("volkov", Role.MEASURER), flow.user("nikitin", Role.INSTALLER)
     measurement = flow.job(JobKind.MEASUREMENT, local_moment(flow, -3, 10, 0), measurer, JobStatus.MEASURED)
     order_id = flow.crm_job(measurement).order_id
-    with flow.app.app_context():
-        for index, photo in enumerate(PHOTOS):
-            flow.state.gateway.attach_file(measurement, NewFile(FileKind.OBJECT_PHOTO, f"object-{index}.png",
-                                                                "image/png", photo), measurer)
-        flow.state.gateway.attach_file(measurement, NewFile(FileKind.MEASUREMENT_SHEET, "лист.pdf",
-                                                            "application/pdf", PDF), measurer)
+    attach_measurement_files(flow, measurement, measurer, PHOTOS)
     job_id = flow.job(JobKind.INSTALLATION, local_moment(flow, 0, 9, 0), installer, order_id=order_id)
-    person = bound(flow, vk, bot_id, installer, 501_000_030)
+    person = VkUser(flow, bot_id, vk, 501_000_030).bind_by_invite(installer)
 
     person.press(f"job:{job_id}")
     person.tap("Замерный лист и фото")
@@ -191,7 +178,7 @@ def test_installer_gets_photos_and_sheet_uploaded_once_then_reports(flow: Flow, 
 def test_clock_in_and_out_with_the_place_and_no_double_clock_in(flow: Flow, vk: FakeVk) -> None:
     bot_id = vk_bot(flow, vk)
     measurer = flow.user("orlov", Role.MEASURER)
-    person = bound(flow, vk, bot_id, measurer, 501_000_040)
+    person = VkUser(flow, bot_id, vk, 501_000_040).bind_by_invite(measurer)
 
     person.tap("Отметиться")
     person.tap("Пришёл")
@@ -218,14 +205,15 @@ def test_clock_in_and_out_with_the_place_and_no_double_clock_in(flow: Flow, vk: 
 def test_new_request_reaches_measurers_on_vk_and_telegram_and_the_first_taker_wins(
         flow: Flow, vk: FakeVk, telegram: FakeTelegram) -> None:
     vk_id, tg_id = vk_bot(flow, vk), telegram_bot(flow, telegram)
-    on_vk = bound(flow, vk, vk_id, flow.user("volkov", Role.MEASURER, name="Волков Сергей"), 501_000_050)
+    volkov = flow.user("volkov", Role.MEASURER, name="Волков Сергей")
+    on_vk = VkUser(flow, vk_id, vk, 501_000_050).bind_by_invite(volkov)
     on_telegram = TelegramUser(flow, tg_id, telegram, 111_500)
     on_telegram.start(flow.invite(tg_id, flow.user("sabirova", Role.MEASURER, name="Сабирова Гульнара")))
     manager = manager_client(flow)
 
     on_vk.mark()
     on_telegram.mark()
-    assert manager.post("/measurements/new", data=MEASUREMENT_FORM).status_code == 302
+    assert manager.post("/measurements/new", data=measurement_form(manager_comment="")).status_code == 302
     flow.run()
     for person in (on_vk, on_telegram):
         [notice] = person.last_replies()
@@ -248,20 +236,21 @@ def test_forged_ids_blocked_and_crm_inactive_people_are_refused(flow: Flow, vk: 
     worker, colleague = flow.user("volkov", Role.MEASURER), flow.user("sabirova", Role.MEASURER)
     blocked_id, gone_id = flow.user("galiev", Role.INSTALLER), flow.user("zakirov", Role.MEASURER)
     others = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 12, 0), colleague)
-    person = bound(flow, vk, bot_id, worker, 501_000_060)
+    person = VkUser(flow, bot_id, vk, 501_000_060).bind_by_invite(worker)
     for payload in (f"job:{others}", f"done:{others}", f"sheet:{others}", "job:999999", "job:-1"):
         person.press(payload)
         assert person.texts() == ["Эта заявка вам недоступна.\n\nМеню (замерщик):"], payload
     assert flow.crm_job(others).status is JobStatus.SCHEDULED and flow.crm_files(others) == []
 
-    blocked, gone = bound(flow, vk, bot_id, blocked_id, 501_000_061), bound(flow, vk, bot_id, gone_id, 501_000_062)
+    blocked = VkUser(flow, bot_id, vk, 501_000_061).bind_by_invite(blocked_id)
+    gone = VkUser(flow, bot_id, vk, 501_000_062).bind_by_invite(gone_id)
     block_in_admin(flow, flow.link(bot_id, blocked_id).id)  # type: ignore[union-attr]
     flow.set_user(gone_id, active=False)
     refusals = {blocked: "Администратор заблокировал вам доступ к боту.",
                 gone: "Ваша учётная запись в CRM отключена. Обратитесь к администратору."}
     for person, refusal in refusals.items():
         for act in (lambda p: p.start(), lambda p: p.text("Сегодня"), lambda p: p.press("menu"),
-                    lambda p: p.send_location(55.79, 49.12), lambda p: p.send_photos(PHOTOS[:1])):
+                    lambda p: p.send_location(55.79, 49.12), lambda p: p.send_photos(PHOTOS[:3])):  # an album: one refusal
             act(person)
             assert [(m.text, m.buttons) for m in person.last_replies()] == [(refusal, [])]
 

@@ -10,20 +10,19 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from crm_plugin.demo.images import window_photo
 from crm_plugin.host import JobKind, JobStatus, Role
 
-from .admin_helpers import add_user, login
-from .flow_helpers import (
+from .admin_helpers import admin_client
+from .flows.world import (
     PDF,
+    PHOTOS,
     Flow,
-    flow_fixture,  # noqa: F401  (fixtures)
+    flow_fixture,  # noqa: F401  (fixture)
     local_moment,
     manager_client,
 )
 
 API = "/crm-plugin/webchat"
-PHOTOS = [window_photo(color) for color in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
 
 
 class WebChatUser:
@@ -64,10 +63,7 @@ def test_report_from_the_web_chat_shows_on_the_managers_order_page(flow: Flow, t
     measurer = flow.user("volkov", Role.MEASURER, name="Волков Сергей Андреевич")
     job_id = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 11, 0), measurer, client="Сафина Лилия Ринатовна")
     job = flow.crm_job(job_id)
-    add_user(flow.app, "boss", admin=True)
-    admin = flow.app.test_client()
-    login(admin, "boss")
-    chat = WebChatUser(flow, admin, measurer)
+    chat = WebChatUser(flow, admin_client(flow.app), measurer)
 
     chat.send(type="text", text="/start")
     assert chat.last_text().startswith("Меню (замерщик):")

@@ -91,14 +91,18 @@ def case(request: pytest.FixtureRequest) -> PlatformCase:
     return CASES[request.param]
 
 
-@pytest.fixture
-def bot_id(state: PluginState, case: PlatformCase) -> int:
+def add_bot(state: PluginState, case: PlatformCase) -> int:
     with state.db.session() as session:
         bot = Bot(platform=case.platform, name="test", credentials_encrypted=state.secrets.seal(case.credentials),
                   webhook_secret=case.webhook_secret)
         session.add(bot)
         session.flush()
         return bot.id
+
+
+@pytest.fixture
+def bot_id(state: PluginState, case: PlatformCase) -> int:
+    return add_bot(state, case)
 
 
 def stored(state: PluginState) -> tuple[int, int]:
@@ -140,12 +144,10 @@ def test_forged_and_missing_signatures_get_403_and_store_nothing(client: FlaskCl
 
 def test_stale_slack_timestamp_is_refused(client: FlaskClient, state: PluginState) -> None:
     case = CASES["slack"]
-    with state.db.session() as session:
-        bot = Bot(platform=Platform.SLACK, credentials_encrypted=state.secrets.seal(case.credentials))
-        session.add(bot)
+    bot_id = add_bot(state, case)
     body = case.body()
     stale = _slack_signature(body, at=int(time.time()) - 301)  # a replay from more than 5 minutes ago
-    assert post(client, bot.id, body, stale).status_code == 403
+    assert post(client, bot_id, body, stale).status_code == 403
     assert stored(state) == (0, 0)
 
 
@@ -185,22 +187,16 @@ def test_unknown_and_inactive_bots_get_404(client: FlaskClient, state: PluginSta
 
 
 def test_vk_confirmation_is_answered_with_the_code(client: FlaskClient, state: PluginState) -> None:
-    case = CASES["vk"]
-    with state.db.session() as session:
-        bot = Bot(platform=Platform.VK, credentials_encrypted=state.secrets.seal(case.credentials))
-        session.add(bot)
+    bot_id = add_bot(state, CASES["vk"])
     body = fixture_bytes("vk", "confirmation.json")
     body = json.dumps({**json.loads(body), "secret": VK_SECRET}).encode()
-    response = post(client, bot.id, body, {})
+    response = post(client, bot_id, body, {})
     assert response.status_code == 200 and response.get_data(as_text=True) == "abc123"
 
 
 def test_slack_url_verification_echoes_the_challenge(client: FlaskClient, state: PluginState) -> None:
-    case = CASES["slack"]
-    with state.db.session() as session:
-        bot = Bot(platform=Platform.SLACK, credentials_encrypted=state.secrets.seal(case.credentials))
-        session.add(bot)
+    bot_id = add_bot(state, CASES["slack"])
     body = fixture_bytes("slack", "url_verification.json")
-    response = post(client, bot.id, body, _slack_signature(body))
+    response = post(client, bot_id, body, _slack_signature(body))
     assert response.status_code == 200
     assert response.json == {"challenge": json.loads(body)["challenge"]}

@@ -16,6 +16,8 @@ from .turn import Turn
 
 log = logging.getLogger(__name__)
 
+_REFUSED_ALBUM = "_refused_album"  # the album already answered with a refusal
+
 dispatcher = Dispatcher()
 dispatcher.include(auth.router, attendance.router, reports.router, jobs.router, admin_filter.router, menu.router)
 
@@ -52,7 +54,13 @@ def handle(turn: Turn) -> None:
 
 
 def _refuse(turn: Turn, link: EmployeeLink, msgid: str) -> None:
-    """Blocked people and CRM-inactive users get only this, at every message."""
+    """Blocked people and CRM-inactive users get only this, at every message (once per album)."""
     turn.link = link
+    album = getattr(turn.inbound.event, "media_group_id", None)
+    if album:
+        chat = load_chat_state(turn.session, turn.bot.id, turn.inbound.sender.chat_id)
+        if chat.data.get(_REFUSED_ALBUM) == album:
+            return
+        chat.data = {**chat.data, _REFUSED_ALBUM: album}
     t = translator(pick_language(link.language, turn.inbound.sender.language, turn.settings))
     turn.reply(TextReply(t(msgid)))

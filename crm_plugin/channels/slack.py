@@ -127,9 +127,23 @@ class SlackChannel(Channel):
             response = self.client.auth_test()
         except _ERRORS as exc:
             raise CredentialsError(_admin_words(exc)) from exc
+        if self.app_token.strip():
+            self._check_app_token()
         user, team = str(response.get("user") or ""), str(response.get("team") or "")
         return BotIdentity(id=str(response.get("user_id") or response.get("bot_id") or ""),
                            name=f"{user} ({team})" if team else user, username=user or None)
+
+    def _check_app_token(self) -> None:
+        """apps.connections.open is what an app-level token is for: it answers a WebSocket URL, left unused."""
+        try:
+            self.client.apps_connections_open(app_token=self.app_token.strip())
+        except SlackApiError as exc:
+            if exc.response.status_code < 500:
+                raise CredentialsError(f"Slack отклонил App-Level Token ({exc.response.get('error')}): нужен "
+                                       "токен xapp-… со scope connections:write и включённый Socket Mode") from exc
+            raise CredentialsError(_admin_words(exc)) from exc
+        except _ERRORS as exc:
+            raise CredentialsError(_admin_words(exc)) from exc
 
     def set_webhook(self, url: str, secret: str) -> None:
         log.info("slack: %s (wanted %s)", WEBHOOK_NOTE, url)

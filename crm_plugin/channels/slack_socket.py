@@ -32,7 +32,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from . import slack_inbound, slack_outbound
-from .base import MalformedRequest, ParsedRequest, SendError
+from .base import MalformedRequest, ParsedRequest
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class SocketModeReceiver:
     def __init__(self, app_token: str, *, api_url: str, timeout: float = 10.0, ping_interval: float = 5.0) -> None:
         base_url = api_url if api_url.endswith("/") else api_url + "/"
         web_client = WebClient(base_url=base_url, timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]
-        self.client = SocketModeClient(app_token=app_token, web_client=web_client, logger=log.getChild("sdk"),
-                                       ping_interval=ping_interval, concurrency=LISTENER_THREADS)
+        self.client = SocketModeClient(app_token=app_token, web_client=web_client, ping_interval=ping_interval,
+                                       logger=log.getChild("sdk"), concurrency=LISTENER_THREADS)
         self.client.socket_mode_request_listeners.append(self._on_request)
         self._arrived: queue.Queue[tuple[str, ParsedRequest]] = queue.Queue()
         self._unacknowledged: set[str] = set()
@@ -72,7 +72,7 @@ class SocketModeReceiver:
         return [parsed for _, parsed in batch], [envelope_id for envelope_id, _ in batch]
 
     def close(self) -> None:
-        # Wait out a reconnect in flight: slack_sdk fails when it closes the socket it is replacing twice.
+        # Under the client's connect lock: slack_sdk's close fails when a reconnect closes the same socket.
         with self.client.connect_operation_lock:
             self.client.auto_reconnect_enabled = False
             session = self.client.current_session
@@ -81,7 +81,8 @@ class SocketModeReceiver:
                 # slack_sdk's reader waits in recv (3 s time-out) holding the lock close() needs: wake it.
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-        self.client.close()
+        # The rest (joining slack_sdk's threads) takes up to a second and needs no waiting for.
+        threading.Thread(target=self.client.close, name="slack-socket-close", daemon=True).start()
 
     # --- connection ---------------------------------------------------------------------------------
     def _connect(self) -> None:

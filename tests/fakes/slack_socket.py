@@ -17,10 +17,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Response, jsonify, request
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
-from websockets.http11 import Response as WsResponse
+from websockets.http11 import Response as HandshakeResponse
 from websockets.sync.server import Server, ServerConnection, serve
 
 from .slack import FakeSlack, _error
@@ -55,6 +54,9 @@ class FakeSlackSocketMode(FakeSlack):
         self._ws_thread.start()
         super().start()
         return self
+
+    def __enter__(self) -> FakeSlackSocketMode:
+        return self.start()
 
     def stop(self) -> None:
         super().stop()
@@ -127,22 +129,25 @@ class FakeSlackSocketMode(FakeSlack):
         return jsonify(ok=True, url=f"{self.ws_url}/link/?ticket={ticket}&app_id={self.app_id}")
 
     # --- WebSocket server ---------------------------------------------------------------------------------
-    def _check_ticket(self, connection: ServerConnection, ws_request: Request) -> WsResponse | None:
+    def _check_ticket(self, connection: ServerConnection, ws_request: Request) -> HandshakeResponse | None:
         ticket = (parse_qs(urlsplit(ws_request.path).query).get("ticket") or [""])[0]
         with self._changed:
             if ticket in self._tickets:
                 self._tickets.discard(ticket)  # one connection per ticket, as in Slack
                 return None
-        return WsResponse(HTTPStatus.UNAUTHORIZED.value, "Unauthorized", Headers(), b"invalid ticket\n")
+        return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid ticket\n")
 
     def _handle(self, connection: ServerConnection) -> None:
         connection.send(json.dumps({"type": "hello", "num_connections": 1,
                                     "debug_info": {"host": "applink-fake-1", "approximate_connection_time": 18060},
                                     "connection_info": {"app_id": self.app_id}}))
         with self._changed:
+            retiring = [c for c in self._open if id(c) in self._retiring]
             self._open.append(connection)
             self.connections += 1
             self._changed.notify_all()
+        for old in retiring:  # Slack closes a connection it asked to leave once the new one is up
+            old.close(1001, "refresh requested")
         try:
             for message in connection:
                 data = json.loads(message)
