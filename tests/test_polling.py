@@ -8,30 +8,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from crm_plugin import PluginState
-from crm_plugin.models import Bot, Direction, Message, Platform
+from crm_plugin.models import Message, Platform
 from crm_plugin.polling import Poller
 
 from .fakes.telegram import FakeTelegram
 from .fakes.vk import FakeVk
+from .store_helpers import add_bot, incoming
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def fixture(platform: str, name: str) -> dict:
     return json.loads((FIXTURES / platform / name).read_text(encoding="utf-8"))
-
-
-def add_bot(state: PluginState, platform: Platform, credentials: dict) -> Bot:
-    with state.db.session() as session:
-        bot = Bot(platform=platform, name="bot", credentials_encrypted=state.secrets.seal(credentials))
-        session.add(bot)
-    return bot
-
-
-def incoming(state: PluginState, bot_id: int) -> list[Message]:
-    with state.db.session() as session:
-        return list(session.scalars(select(Message).where(Message.bot_id == bot_id, Message.direction == Direction.IN)
-                                    .order_by(Message.id)))
 
 
 def test_telegram_polling_stores_updates_once_and_keeps_the_offset(state: PluginState) -> None:

@@ -19,31 +19,18 @@ from crm_plugin import PluginState
 from crm_plugin import bots as service
 from crm_plugin.channels.base import Channel, CredentialsError, SendError
 from crm_plugin.channels.slack_socket import SocketModeReceiver
-from crm_plugin.models import Bot, Direction, Message, MessageStatus, Platform
+from crm_plugin.models import Bot, MessageStatus, Platform
 from crm_plugin.polling import Poller
 
 from .admin_helpers import admin_client, page, post
 from .fakes.slack_socket import FakeSlackSocketMode
+from .store_helpers import add_bot, incoming
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def add_bot(state: PluginState, platform: Platform, credentials: dict) -> Bot:
-    with state.db.session() as session:
-        bot = Bot(platform=platform, name=f"{platform.value} bot",
-                  credentials_encrypted=state.secrets.seal(credentials))
-        session.add(bot)
-    return bot
-
-
-def incoming(state: PluginState, bot_id: int) -> list[Message]:
-    with state.db.session() as session:
-        return list(session.scalars(select(Message).where(Message.bot_id == bot_id, Message.direction == Direction.IN)
-                                    .order_by(Message.id)))
 
 
 @dataclass
