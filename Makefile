@@ -34,6 +34,8 @@ test: $(VENV)/.installed chromium
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/notification_latency.py
+	$(BIN)/python bench/admin_log.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info instance
