@@ -43,7 +43,8 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
                                        EmployeeLink.platform_user_id == platform_user_id,
                                        EmployeeLink.status == LinkStatus.BOUND)
                                 .values(status=LinkStatus.UNREACHABLE))
-            for lead in parsed.leads:
+            leads = parsed.leads if parsed.leads and _leads_enabled(session, bot_id) else []
+            for lead in leads:
                 session.add(Message(
                     bot_id=bot_id, chat_id=str(lead.get("source", "")), direction=Direction.IN, kind=LEAD_KIND,
                     preview=str(lead.get("text", ""))[:500], payload={"lead": lead},
@@ -106,6 +107,12 @@ def _create_lead(state: PluginState, bot: Bot, message: Message) -> None:
         source=str(lead.get("source", bot.platform.value)), text=str(lead.get("text", "")),
         name=lead.get("name"), phone=lead.get("phone"), external_id=lead.get("external_id"),
     ))
+
+
+def _leads_enabled(session: Any, bot_id: int) -> bool:
+    """Channel messages become leads only on bots where the admin switched «Заявки из каналов» on."""
+    bot = session.get(Bot, bot_id)
+    return bool(bot and bot.leads_enabled)
 
 
 def _link_of(session: Any, bot_id: int, inbound: Inbound) -> EmployeeLink | None:

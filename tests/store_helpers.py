@@ -10,9 +10,11 @@ from crm_plugin import PluginState
 from crm_plugin.models import Bot, Direction, Message, Platform
 
 
-def add_bot(state: PluginState, platform: Platform, credentials: dict[str, Any]) -> Bot:
+def add_bot(state: PluginState, platform: Platform, credentials: dict[str, Any], *,
+            leads_enabled: bool = False) -> Bot:
     with state.db.session() as session:
-        bot = Bot(platform=platform, name="bot", credentials_encrypted=state.secrets.seal(credentials))
+        bot = Bot(platform=platform, name="bot", credentials_encrypted=state.secrets.seal(credentials),
+                  leads_enabled=leads_enabled)
         session.add(bot)
     return bot
 

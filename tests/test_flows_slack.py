@@ -72,3 +72,11 @@ def test_direct_messages_are_answered_in_blocks_and_buttons_work(flow: Flow, sla
 
     person.tap("Сегодня")  # a block_actions click, form-encoded and signed like Slack's
     assert person.last_text() == "Сегодня · замеры: 1" and person.job_ids() == [today]
+
+
+def test_channel_messages_are_not_leads_unless_the_bot_takes_leads(flow: Flow, slack: FakeSlack) -> None:
+    bot_id = slack_bot(flow, slack, leads_enabled=False)  # «Заявки из каналов» off in the admin
+    slack.add_channel(LEADS_CHANNEL)
+    author = SlackUser(flow, bot_id, slack, "U061F7AUR", dm_channel="D0DM00001")
+    author.message("Нужны окна", LEADS_CHANNEL, "channel")
+    assert leads(flow) == [] and slack.calls("users.info") == []

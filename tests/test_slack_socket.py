@@ -62,7 +62,8 @@ def fake() -> Iterator[FakeSlackSocketMode]:
 @pytest.fixture
 def polled(state: PluginState, fake: FakeSlackSocketMode) -> Iterator[Polled]:
     state.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
-    bot = add_bot(state, Platform.SLACK, {"token": fake.token, "signing_secret": "s3cr3t", "app_token": fake.app_token})
+    bot = add_bot(state, Platform.SLACK, {"token": fake.token, "signing_secret": "s3cr3t", "app_token": fake.app_token},
+                  leads_enabled=True)
     poller = Poller(state, timeout=1)
     channel = poller.prepare(bot)
     assert Poller(state, timeout=0).poll_once(bot, channel) == 0  # connects: apps.connections.open, WebSocket

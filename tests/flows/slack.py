@@ -75,7 +75,8 @@ def slack_fixture() -> Iterator[FakeSlack]:
         yield fake
 
 
-def slack_bot(flow: Flow, fake: FakeSlack) -> int:
-    """A Slack app of the plugin pointed at the fake Web API."""
+def slack_bot(flow: Flow, fake: FakeSlack, *, leads_enabled: bool = True) -> int:
+    """A Slack app of the plugin pointed at the fake Web API; its channel messages become leads."""
     flow.app.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
-    return flow.bot(Platform.SLACK, {"token": fake.token, "signing_secret": SLACK_SIGNING})
+    return flow.bot(Platform.SLACK, {"token": fake.token, "signing_secret": SLACK_SIGNING},
+                    leads_enabled=leads_enabled)

@@ -54,10 +54,10 @@ class Flow(World):
         assert not failed, failed
 
     def bot(self, platform: Platform, credentials: dict[str, str], *, webhook_secret: str | None = None,
-            username: str | None = None) -> int:
+            username: str | None = None, leads_enabled: bool = False) -> int:
         with self.state.db.session() as session:
             row = Bot(platform=platform, name=platform.value, username=username, webhook_secret=webhook_secret,
-                      credentials_encrypted=self.state.secrets.seal(credentials))
+                      credentials_encrypted=self.state.secrets.seal(credentials), leads_enabled=leads_enabled)
             session.add(row)
             session.flush()
             return row.id
