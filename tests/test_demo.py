@@ -267,3 +267,30 @@ def test_csrf_token_is_required_when_enabled(database_url: str) -> None:
         from crm_plugin import get_state
 
         get_state(app).db.dispose()
+
+
+def test_host_admin_forms_save_under_csrf_protection(database_url: str) -> None:
+    """CSRFProtect and Flask-Admin together: the edit form carries one token, its own, and saving works."""
+    import re
+
+    from crm_plugin.demo.models import Client, db
+
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    try:
+        seed(app, orders=1)
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        client.post("/login", data={"login": "admin", "password": "admin", "csrf_token": token})
+        form = client.get("/admin/crm_clients/edit/?id=1").get_data(as_text=True)
+        tokens = re.findall(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', form)
+        assert len(tokens) == 1
+        saved = client.post("/admin/crm_clients/edit/?id=1",
+                            data={"csrf_token": tokens[0], "name": "Новое Имя Клиента", "phones_text": "", "address": ""})
+        assert saved.status_code == 302
+        with app.app_context():
+            assert db.session.get(Client, 1).name == "Новое Имя Клиента"
+    finally:
+        from crm_plugin import get_state
+
+        get_state(app).db.dispose()

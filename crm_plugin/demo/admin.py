@@ -8,12 +8,12 @@ from typing import Any
 from flask import Flask, abort, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.form import SecureForm
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 from wtforms import PasswordField
 from wtforms.validators import ValidationError
 
+from ..admin.base import PluginForm
 from .models import Client, Lead, Order, User, db
 
 
@@ -36,7 +36,7 @@ class HomeView(AdminOnly, AdminIndexView):
 
 
 class CrmModelView(AdminOnly, ModelView):
-    form_base_class = SecureForm  # Flask-Admin's own session CSRF token in every form
+    form_base_class = PluginForm  # Flask-Admin's own CSRF token, and only it, even under CSRFProtect
     can_view_details = True
     page_size = 50
 
