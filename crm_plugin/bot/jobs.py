@@ -44,6 +44,12 @@ def load_job(ctx: Context, raw_id: str | None, *, work: bool = False) -> Job | N
     return job
 
 
+def job_from_payload(ctx: Context, *, work: bool = False) -> Job | None:
+    """The job named by a one-field button payload (``job:42``), checked as load_job checks it."""
+    parts = payload_parts(ctx.event, 1)
+    return load_job(ctx, parts[0] if parts else None, work=work)
+
+
 def show_list(ctx: Context, kind: JobKind, period: str, page: int) -> None:
     t = ctx.t
     worker_id = ctx.data.get(WORKER_KEY) if ctx.employee.is_admin else None
@@ -105,8 +111,7 @@ for _period, _label in labels.PERIOD_LABELS.items():
 
 @router.button("job:")
 def on_job(ctx: Context) -> None:
-    parts = payload_parts(ctx.event, 1)
-    job = load_job(ctx, parts[0] if parts else None)
+    job = job_from_payload(ctx)
     if job is not None:
         ctx.clear_state()  # a pending upload belongs to the job it was started for, not this one
         show_card(ctx, job, ctx.data.get(BACK_KEY))

@@ -17,9 +17,9 @@ from . import labels
 from .access import can_work_on, is_done
 from .cards import card_buttons
 from .context import Context
-from .jobs import BACK_KEY, load_job
+from .jobs import BACK_KEY, job_from_payload
 from .menu import show_menu
-from .router import Router, payload_parts
+from .router import Router
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def file_kind_name(ctx: Context, kind: FileKind) -> str:
 
 def _start_upload(kind: FileKind) -> Callable[[Context], None]:
     def handler(ctx: Context) -> None:
-        parts = payload_parts(ctx.event, 1)
-        job = load_job(ctx, parts[0] if parts else None, work=True)
+        job = job_from_payload(ctx, work=True)
         if job is None:
             return
         if job.kind is not KIND_OF_FILE[kind]:
@@ -117,8 +116,7 @@ def on_file_unexpected(ctx: Context) -> None:
 
 @router.button("finish:")
 def on_finish(ctx: Context) -> None:
-    parts = payload_parts(ctx.event, 1)
-    job = load_job(ctx, parts[0] if parts else None)
+    job = job_from_payload(ctx)
     if job is None:
         return
     data = ctx.data
@@ -136,8 +134,7 @@ def on_finish(ctx: Context) -> None:
 
 @router.button("done:")
 def on_done(ctx: Context) -> None:
-    parts = payload_parts(ctx.event, 1)
-    job = load_job(ctx, parts[0] if parts else None, work=True)
+    job = job_from_payload(ctx, work=True)
     if job is None:
         return
     ctx.clear_state()
@@ -176,8 +173,7 @@ def files_summary(ctx: Context, job: Job) -> str:
 @router.button("files:")
 def on_measurement_files(ctx: Context) -> None:
     """The installer gets what the measurer left for the order: photos as an album, the sheet as a document."""
-    parts = payload_parts(ctx.event, 1)
-    job = load_job(ctx, parts[0] if parts else None)
+    job = job_from_payload(ctx)
     if job is None:
         return
     files = ctx.gateway.list_files(job.order_id, frozenset({FileKind.OBJECT_PHOTO, FileKind.MEASUREMENT_SHEET}))
