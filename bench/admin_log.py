@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 from crm_plugin import get_state  # noqa: E402
-from crm_plugin.models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus, Platform  # noqa: E402
+from crm_plugin.core.models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus, Platform  # noqa: E402
 from tests.admin_helpers import add_user, login  # noqa: E402
 from tests.conftest import make_test_app  # noqa: E402
 

@@ -33,12 +33,12 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from crm_plugin import get_state  # noqa: E402
-from crm_plugin.chat import TextReply  # noqa: E402
-from crm_plugin.db import normalise_url  # noqa: E402
+from crm_plugin.core.chat import TextReply  # noqa: E402
+from crm_plugin.core.db import normalise_url  # noqa: E402
+from crm_plugin.core.models import Bot, Message, MessageStatus, Platform  # noqa: E402
 from crm_plugin.delivery.outbox import enqueue  # noqa: E402
 from crm_plugin.delivery.ratelimit import limiter_from_url  # noqa: E402
-from crm_plugin.delivery.worker import Worker  # noqa: E402
-from crm_plugin.models import Bot, Message, MessageStatus, Platform  # noqa: E402
+from crm_plugin.extension import make_worker  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
 log = logging.getLogger("bench.broadcast")
@@ -82,7 +82,7 @@ def run(messages: int, database_url: str | None, redis_url: str | None, concurre
             session.flush()
             bot_id = bot.id
         chats = [str(100_000 + n) for n in range(messages)]
-        worker = Worker.for_app(app, concurrency=concurrency, limiter=limiter_from_url(redis_url)).start_thread()
+        worker = make_worker(app, concurrency=concurrency, limiter=limiter_from_url(redis_url)).start_thread()
         try:
             enqueued_at = time.monotonic()
             with state.db.session() as session:  # the commit wakes the worker

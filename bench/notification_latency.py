@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.broadcast import database  # noqa: E402
 from crm_plugin import get_state, host  # noqa: E402
+from crm_plugin.core.models import Bot, EmployeeLink, LinkStatus, Platform  # noqa: E402
 from crm_plugin.extension import start_worker  # noqa: E402
 from crm_plugin.host import JobKind, Role  # noqa: E402
-from crm_plugin.models import Bot, EmployeeLink, LinkStatus, Platform  # noqa: E402
-from bench.broadcast import database  # noqa: E402
 from tests.bot_helpers import World  # noqa: E402
 from tests.conftest import make_test_app  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402

@@ -8,8 +8,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import migrate
-from .extension import PluginState, get_state
+from .core import migrate
+from .core.state import PluginState
+from .delivery.worker import Worker
+from .inbound import handle_received
+from .web.current import get_state
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +82,12 @@ def check() -> None:
               help="Seconds between looks for rows written by other processes (CRM_PLUGIN_WORKER_POLL, default 1).")
 @with_appcontext
 def worker(concurrency: int | None, lease: float | None, poll: float | None) -> None:
-    from .delivery.worker import Worker
-
     state = ready_state_for_service()
     options = {name: value for name, value in (("concurrency", concurrency), ("lease", lease), ("poll", poll))
                if value is not None}
-    state.worker = Worker.for_app(current_app._get_current_object(), **options)  # type: ignore[attr-defined]
-    click.echo(f"crm_plugin worker {state.worker.id} started; stop it with Ctrl+C or SIGTERM")
-    state.worker.run_forever()
+    state.worker = worker = Worker.from_settings(state, handle_received=handle_received, **options)
+    click.echo(f"crm_plugin worker {worker.id} started; stop it with Ctrl+C or SIGTERM")
+    worker.run_forever()
 
 
 @cli.command("poll", help="Receive Telegram and VK updates by long polling and Slack events by Socket Mode "
@@ -97,7 +98,7 @@ def worker(concurrency: int | None, lease: float | None, poll: float | None) -> 
 def poll(timeout: int) -> None:
     import signal
 
-    from .polling import Poller
+    from .inbound.polling import Poller
 
     state = ready_state_for_service()
     poller = Poller(state, timeout=timeout)

@@ -1,6 +1,8 @@
-"""Listens to the host's blinker signals (crm_plugin.host) and hands them to the plugin's features.
+"""The host's blinker signals (crm_plugin.host) become the plugin's notifications, per app.
 
-The host sends each signal with its Flask app as the sender; an app without the plugin is ignored.
+The host sends each signal with its Flask app as the sender; ``connect(app)`` listens to that sender only,
+so a second app in the process never gets the first one's events. A failing handler is logged and never
+raised into the host's request: the CRM's own save must not fail because a bot could not be told.
 """
 
 from __future__ import annotations
@@ -13,39 +15,42 @@ from blinker import NamedSignal
 from flask import Flask
 
 from . import host
+from .bot import notifications
+from .web.current import get_state
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., None]
-_handlers: dict[str, list[Handler]] = {}
+HANDLERS: dict[NamedSignal, Handler] = {
+    host.measurement_requested: notifications.on_measurement_requested,
+    host.installation_scheduled: notifications.on_installation_scheduled,
+    host.job_changed: notifications.on_job_changed,
+    host.job_cancelled: notifications.on_job_cancelled,
+}
+
+_RECEIVERS = "crm_plugin.signal_receivers"
 
 
-def on(signal: NamedSignal) -> Callable[[Handler], Handler]:
-    """Register ``handler(state, **kwargs)`` for a host signal."""
-
-    def register(handler: Handler) -> Handler:
-        _handlers.setdefault(signal.name, []).append(handler)
-        return handler
-
-    return register
+def connect(app: Flask) -> None:
+    """Listen to this app's host signals (blinker holds receivers weakly: the app keeps them alive)."""
+    receivers = [(signal, _receiver(app, signal.name, handler)) for signal, handler in HANDLERS.items()]
+    for signal, receiver in receivers:
+        signal.connect(receiver, sender=app)
+    app.extensions[_RECEIVERS] = receivers
 
 
-def _dispatch(signal: NamedSignal) -> Handler:
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        if not isinstance(sender, Flask) or "crm_plugin" not in sender.extensions:
-            return
-        log.info("host event %s %s", signal.name, kwargs)
-        state = sender.extensions["crm_plugin"]
-        with sender.app_context():
-            for handler in _handlers.get(signal.name, []):
-                handler(state, **kwargs)
-
-    return receiver
+def disconnect(app: Flask) -> None:
+    for signal, receiver in app.extensions.pop(_RECEIVERS, []):
+        signal.disconnect(receiver, sender=app)
 
 
-_receivers = []
-for _signal in (host.measurement_requested, host.installation_scheduled, host.job_changed, host.job_cancelled,
-                host.lead_created):
-    _receiver = _dispatch(_signal)
-    _receivers.append(_receiver)  # blinker holds receivers weakly by default; keep them alive
-    _signal.connect(_receiver)
+def _receiver(app: Flask, name: str, handler: Handler) -> Callable[..., None]:
+    def receive(sender: Any, **kwargs: Any) -> None:
+        log.info("host event %s %s", name, kwargs)
+        try:
+            with app.app_context():
+                handler(get_state(app), **kwargs)
+        except Exception:  # noqa: BLE001 - never into the host's request; the log says what was lost
+            log.exception("crm_plugin: host event %s %s was not turned into messages", name, kwargs)
+
+    return receive

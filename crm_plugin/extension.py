@@ -1,47 +1,36 @@
-"""CrmPlugin: the Flask extension that mounts the plugin into a host CRM."""
+"""CrmPlugin: the Flask extension that mounts the plugin into a host CRM. It wires every layer together;
+no module below imports it.
+
+Per app: the settings, the database engine, the worker and the signal receivers belong to the app they
+were made for, so a second app in the same process (tests, app factories) never sees the first one's rows.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
 from flask import Flask, current_app
 
-from . import host
-from .crypto import SecretBox
-from .db import Database, plugin_database_url
-from .errors import PluginStartupError
-from .manifest import Manifest, load_manifest
-from .migrate import ensure_migrated
+from . import events, host
+from .channels.web import UploadStore
+from .core.crypto import SecretBox
+from .core.db import Database, plugin_database_url
+from .core.errors import PluginStartupError
+from .core.manifest import load_manifest
+from .core.scrub import install_log_scrubbing
+from .core.settings import load_settings
+from .core.state import PluginState
+from .delivery.worker import Worker
+from .inbound import handle_received
+from .web import readiness
+from .web.blueprint import blueprint  # importing it runs web/__init__, which adds the routes
+from .web.current import EXTENSION_KEY, get_state
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "crm_plugin"
-
-
-@dataclass
-class PluginState:
-    """Everything the plugin keeps per app, in ``app.extensions["crm_plugin"]``."""
-
-    manifest: Manifest
-    gateway: host.CrmGateway
-    db: Database
-    secrets: SecretBox
-    config: dict[str, Any]
-    worker: Any = None  # crm_plugin.delivery.worker.Worker once started
-    _ready: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def setting(self, key: str) -> Any:
-        return self.config[f"CRM_PLUGIN_{key}"]
-
-    def ensure_ready(self) -> None:
-        """Check the database once; raises PluginStartupError with the fix when it is not migrated."""
-        if not self._ready:
-            ensure_migrated(self.db.engine, self.manifest)
-            self._ready = True
+READY_RETRY_SECONDS = 30.0  # how often a host request tries again to start a worker the database refused
 
 
 class CrmPlugin:
@@ -57,49 +46,19 @@ class CrmPlugin:
             self.init_app(app)
 
     def init_app(self, app: Flask, *, gateway: host.CrmGateway | None = None) -> None:
-        gateway = gateway or self.gateway
-        if gateway is None:
-            raise PluginStartupError(
-                "crm_plugin: no gateway to the CRM; create the plugin as CrmPlugin(app, gateway=YourGateway()) "
-                "(README, 'Install into an existing CRM')"
-            )
-        if not isinstance(gateway, host.CrmGateway):
-            raise PluginStartupError(
-                f"crm_plugin: {type(gateway).__name__} does not implement crm_plugin.host.CrmGateway; "
-                "add the missing methods"
-            )
-        manifest = load_manifest()
-        for key, default in manifest.defaults().items():
-            app.config.setdefault(key, default)
-        database_url = plugin_database_url(app.config["CRM_PLUGIN_DATABASE_URL"],
-                                           app.config.get("SQLALCHEMY_DATABASE_URI"))
-        if not database_url:
-            raise PluginStartupError(
-                "crm_plugin: no database; set CRM_PLUGIN_DATABASE_URL (or the host's SQLALCHEMY_DATABASE_URI)"
-            )
-        state = PluginState(
-            manifest=manifest,
-            gateway=gateway,
-            db=Database(database_url),
-            secrets=SecretBox(app.config["CRM_PLUGIN_SECRET_KEY"] or app.config.get("SECRET_KEY") or ""),
-            config=app.config,
-        )
+        state = build_state(app, gateway or self.gateway)
         app.extensions[EXTENSION_KEY] = state
+        install_log_scrubbing()
 
         from .admin import register_admin
         from .cli import cli
-        from . import media, webhooks  # noqa: F401  (they add their routes to the blueprint)
-        from . import webchat_routes  # noqa: F401  (the web chat's JSON API)
-        from .blueprint import blueprint
 
-        app.register_blueprint(blueprint, url_prefix=app.config["CRM_PLUGIN_URL_PREFIX"])
-        csrf = app.extensions.get("csrf")
-        if csrf is not None:
-            # Messengers prove themselves by signature, and the web chat checks its own CSRF header.
-            csrf.exempt(blueprint)
+        app.register_blueprint(blueprint, url_prefix=state.settings.url_prefix)
+        readiness.exempt_from_host_csrf(app, blueprint)
         register_admin(app, state)
         app.cli.add_command(cli)
-        if app.config["CRM_PLUGIN_WORKER"] == "thread":
+        events.connect(app)
+        if state.settings.worker == "thread":
             app.before_request(_start_embedded_worker)
 
     @staticmethod
@@ -107,29 +66,76 @@ class CrmPlugin:
         return get_state(app)
 
 
-def get_state(app: Flask | None = None) -> PluginState:
-    app = app or current_app
-    try:
-        return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
-    except KeyError:
-        raise PluginStartupError("crm_plugin is not initialised on this app; call CrmPlugin(app, gateway=...)") from None
+def build_state(app: Flask, gateway: host.CrmGateway | None) -> PluginState:
+    """Check the gateway and every setting, then open the database: each problem is one line."""
+    if gateway is None:
+        raise PluginStartupError(
+            "crm_plugin: no gateway to the CRM; create the plugin as CrmPlugin(app, gateway=YourGateway()) "
+            "(README, 'Install into an existing CRM')"
+        )
+    if not isinstance(gateway, host.CrmGateway):
+        raise PluginStartupError(
+            f"crm_plugin: {type(gateway).__name__} does not implement crm_plugin.host.CrmGateway; "
+            "add the missing methods"
+        )
+    manifest = load_manifest()
+    for key, default in manifest.defaults().items():
+        app.config.setdefault(key, default)
+    settings = load_settings(app.config, manifest)
+    database_url = plugin_database_url(settings.database_url, app.config.get("SQLALCHEMY_DATABASE_URI"))
+    if not database_url:
+        raise PluginStartupError(
+            "crm_plugin: no database; set CRM_PLUGIN_DATABASE_URL (or the host's SQLALCHEMY_DATABASE_URI)"
+        )
+    key = settings.secret_key or app.config.get("SECRET_KEY") or ""
+    return PluginState(manifest=manifest, settings=settings, gateway=gateway, db=Database(database_url),
+                       secrets=SecretBox(key), signing_key=str(key),
+                       upload_dir=str(UploadStore.folder_of(app.instance_path)),
+                       host_context=app.app_context)
 
 
-def start_worker(app: Flask) -> Any:
-    """Start the embedded delivery thread for this app (once)."""
+def make_worker(app: Flask, **overrides: Any) -> Worker:
+    """A delivery worker for this app's plugin: it runs the bot on incoming rows and sends outgoing ones."""
+    state = get_state(app)
+    return Worker.from_settings(state, handle_received=handle_received, **overrides)
+
+
+def start_worker(app: Flask) -> Worker:
+    """Start the embedded delivery thread for this app (once); PluginStartupError when the database is not
+    ready for it."""
     state = get_state(app)
     with state._lock:
         if state.worker is None:
             state.ensure_ready()
-            from .delivery.worker import Worker
-
-            state.worker = Worker.for_app(app)
-            state.worker.start_thread()
+            worker = make_worker(app)
+            worker.start_thread()
+            state.worker = worker
+    assert isinstance(state.worker, Worker)
     return state.worker
 
 
+def stop(app: Flask, timeout: float = 10.0) -> None:
+    """Stop this app's worker and close its database connections (tests, app factories, shutdown)."""
+    state = get_state(app)
+    if state.worker is not None:
+        state.worker.stop(timeout)
+        state.worker = None
+    events.disconnect(app)
+    state.db.dispose()
+
+
 def _start_embedded_worker() -> None:
-    # Runs before each request; cheap after the first. A WSGI host has no other start-up hook.
+    # Runs before each request; cheap after the first. A WSGI host has no other start-up hook. When the
+    # plugin's tables are missing the host's pages still work: the problem is logged, and tried again later.
     state = get_state()
-    if state.worker is None:
-        start_worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if state.worker is not None:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    now = time.monotonic()
+    if now < state.worker_retry_at:
+        return
+    try:
+        start_worker(app)
+    except PluginStartupError as error:
+        state.worker_retry_at = now + READY_RETRY_SECONDS
+        log.error("%s (the plugin's worker is not running; the CRM's own pages keep working)", error)

@@ -1,7 +1,22 @@
 """The host contract: everything the plugin reads or writes in the CRM, and the events the CRM sends.
 
 A CRM that implements ``CrmGateway`` (the demo CRM in ``crm_plugin.demo.gateway`` does, over its own
-tables) can run the plugin. The plugin never touches the host's tables directly.
+tables) can run the plugin. The plugin never touches the host's tables directly. ``crm_plugin.testing``
+holds an in-memory implementation and a contract suite a host runs against its own gateway.
+
+Rules that hold for every method:
+
+- **Times.** Every datetime crossing the contract is timezone-aware. The plugin passes UTC; a host may
+  return any zone (the demo returns UTC). A naive datetime is an error: the plugin would read it in the
+  server's zone. Days (``metric``) are the company's local days, in the zone the plugin knows as
+  ``CRM_PLUGIN_TIMEZONE``.
+- **Transactions.** The gateway commits its own writes before the method returns, in a transaction of its
+  own: the plugin calls it in the middle of a transaction on its own tables, never commits for the host,
+  and a rollback on the plugin's side does not undo a host write.
+- **Threads.** Methods are synchronous and are called from web requests and from worker threads (inside an
+  app context, outside any request).
+- **Phones** are compared as ``normalise_phone`` (re-exported here) gives them: ``+7 999 123-45-67``,
+  ``8 (999) 1234567`` and ``79991234567`` are one number.
 
 Host events are blinker signals. The host sends them with its Flask app as the sender, the way Flask's own
 signals do::
@@ -19,12 +34,20 @@ from typing import Protocol, runtime_checkable
 
 from blinker import Namespace
 
+from .phones import normalise_phone
+
+__all__ = [
+    "DONE_STATUSES", "Client", "CrmGateway", "FileKind", "Job", "JobFile", "JobKind", "JobQuery", "JobStatus",
+    "LeadDraft", "Metric", "MetricSeries", "NewFile", "Role", "User", "installation_scheduled", "job_cancelled",
+    "job_changed", "lead_created", "measurement_requested", "normalise_phone", "signals",
+]
+
 
 class Role(str, enum.Enum):
     MEASURER = "measurer"
     INSTALLER = "installer"
     MANAGER = "manager"
-    ADMIN = "admin"
+    ADMIN = "admin"  # never in User.roles: admin rights are User.is_admin
 
 
 class JobKind(str, enum.Enum):
@@ -61,6 +84,9 @@ class Metric(str, enum.Enum):
 
 @dataclass(frozen=True)
 class User:
+    """A CRM employee. ``roles`` are the field roles (measurer, installer, manager); admin rights are
+    ``is_admin`` alone, and an admin counts as holding every role in ``has_role``."""
+
     id: int
     login: str
     full_name: str
@@ -84,30 +110,35 @@ class Client:
 
 @dataclass(frozen=True)
 class Job:
+    """A measurement or installation visit of an order. Several jobs may share an order (and its files)."""
+
     id: int
     kind: JobKind
     order_id: int
     order_number: str
     status: JobStatus
-    scheduled_at: datetime | None
+    scheduled_at: datetime | None  # aware; None while the visit has no date yet
     address: str
     client: Client
     latitude: float | None = None
     longitude: float | None = None
     manager_comment: str | None = None
     assignee_id: int | None = None
-    updated_at: datetime | None = None
+    updated_at: datetime | None = None  # aware
 
 
 @dataclass(frozen=True)
 class JobFile:
+    """A file of an order. ``job_id`` is the job it was attached through (the bot counts a job's own uploads
+    by it); a file the CRM keeps on the order with no job (a manager's upload) has ``job_id`` 0."""
+
     id: int
     job_id: int
     order_id: int
     kind: FileKind
     name: str
     content_type: str
-    size: int
+    size: int  # bytes
 
 
 @dataclass(frozen=True)
@@ -129,11 +160,12 @@ class LeadDraft:
 
 @dataclass(frozen=True)
 class JobQuery:
-    """A filter over jobs; None means no restriction on that field."""
+    """A filter over jobs; None means no restriction on that field. Bounds are aware datetimes compared as
+    instants: ``scheduled_from <= scheduled_at < scheduled_to``; a job with no date never matches a bound."""
 
     assignee_id: int | None = None
     kind: JobKind | None = None
-    scheduled_from: datetime | None = None
+    scheduled_from: datetime | None = None  # inclusive
     scheduled_to: datetime | None = None  # exclusive
     statuses: frozenset[JobStatus] | None = None
     unassigned_only: bool = False
@@ -152,36 +184,89 @@ class MetricSeries:
 
 @runtime_checkable
 class CrmGateway(Protocol):
-    """What the plugin needs from the CRM. Every method is synchronous and safe to call from a worker
-    thread inside an app context."""
+    """What the plugin needs from the CRM (see the module's rules on times, transactions and threads).
+
+    Unknown ids: readers return None or an empty list, ``assign_job`` returns False, and the other writers
+    and ``read_file`` raise ``LookupError``."""
 
     # users
     def current_user(self) -> User | None:
-        """The CRM user logged in for the current request (admin pages check it), or None."""
+        """The CRM user logged in to the current web request (the plugin's admin pages check it), or None.
+        Outside a request (worker threads, CLI) it returns None."""
         ...
-    def get_user(self, user_id: int) -> User | None: ...
-    def list_users(self, *, active_only: bool = True, role: Role | None = None) -> list[User]: ...
+
+    def get_user(self, user_id: int) -> User | None:
+        """The user, inactive ones included (``active=False``); None for an unknown id."""
+        ...
+
+    def list_users(self, *, active_only: bool = True, role: Role | None = None) -> list[User]:
+        """Users, ordered by full name (in the CRM's collation). ``role`` keeps those whose ``roles`` hold
+        it (an admin without the role is left out); ``Role.ADMIN`` keeps the ``is_admin`` users."""
+        ...
+
     def find_users(self, identity: str) -> list[User]:
-        """Users whose login, email or phone is ``identity`` (phones compared normalised)."""
+        """Users whose login or email equals ``identity`` (trimmed, case-insensitive), or whose phone is the
+        same number (both sides through ``normalise_phone``), ordered by id. Inactive users are included,
+        marked ``active=False``: the plugin filters them and tells the person why. Blank gives []."""
         ...
+
     def send_login_code(self, user_id: int, code: str) -> None:
-        """Deliver a one-time binding code to the employee through the CRM (mail, SMS, CRM inbox)."""
+        """Deliver a one-time binding code to the employee through the CRM (mail, SMS, CRM inbox). Returns
+        once the CRM has accepted it; ``LookupError`` for an unknown user."""
         ...
 
     # jobs and their files
-    def get_job(self, job_id: int) -> Job | None: ...
-    def list_jobs(self, query: JobQuery) -> list[Job]: ...
-    def assign_job(self, job_id: int, user_id: int) -> bool:
-        """Assign an unassigned job; False when someone else already has it."""
+    def get_job(self, job_id: int) -> Job | None:
+        """The job, whatever its status; None for an unknown id."""
         ...
-    def set_job_status(self, job_id: int, status: JobStatus, by_user_id: int) -> None: ...
-    def attach_file(self, job_id: int, file: NewFile, by_user_id: int) -> int: ...
-    def list_files(self, order_id: int, kinds: frozenset[FileKind] | None = None) -> list[JobFile]: ...
-    def read_file(self, file_id: int) -> bytes: ...
+
+    def list_jobs(self, query: JobQuery) -> list[Job]:
+        """Jobs matching every field of ``query``, ordered by ``scheduled_at`` (jobs with no date last), then
+        id. A naive bound raises ``ValueError``."""
+        ...
+
+    def assign_job(self, job_id: int, user_id: int) -> bool:
+        """Give an unassigned open job (NEW or SCHEDULED) to ``user_id`` and make it SCHEDULED, atomically:
+        of callers racing for one job exactly one gets True. False, with nothing changed, when the job has
+        an assignee (the caller included), is done or cancelled, or does not exist. Roles are the plugin's
+        business: the gateway does not check them."""
+        ...
+
+    def set_job_status(self, job_id: int, status: JobStatus, by_user_id: int) -> None:
+        """Set the status (the CRM may follow with its own changes: the demo moves the order on).
+        Setting the current status again is a no-op. ``LookupError`` for an unknown job; ``ValueError``,
+        with nothing changed, for a forbidden change: any change of a CANCELLED job (the manager reopens it in
+        the CRM), or the done status of the other kind (MEASURED is for measurements, INSTALLED for
+        installations)."""
+        ...
+
+    def attach_file(self, job_id: int, file: NewFile, by_user_id: int) -> int:
+        """Store the file on the job's order (``JobFile.job_id`` = ``job_id``) and return its id;
+        ``LookupError`` for an unknown job."""
+        ...
+
+    def list_files(self, order_id: int, kinds: frozenset[FileKind] | None = None) -> list[JobFile]:
+        """The files of an order, of all its jobs (the installer gets the measurer's sheet) and those kept on
+        the order itself, in upload order (by id); ``kinds`` filters. [] for an unknown order."""
+        ...
+
+    def read_file(self, file_id: int) -> bytes:
+        """The file's bytes; ``LookupError`` for an unknown id."""
+        ...
 
     # leads and statistics
-    def create_lead(self, lead: LeadDraft) -> int: ...
-    def metric(self, metric: Metric, start: date, end: date) -> MetricSeries: ...
+    def create_lead(self, lead: LeadDraft) -> int:
+        """Store a lead and return its id. Idempotent by ``external_id``: a draft whose external_id is
+        already stored (a platform retry, even a concurrent one) gives that lead's id and stores nothing.
+        Drafts without an external_id are always new leads."""
+        ...
+
+    def metric(self, metric: Metric, start: date, end: date) -> MetricSeries:
+        """The metric per company day (local days in the company's zone) from ``start`` to ``end``, both
+        inclusive: ``by_day`` holds every day of the period in order, zero where nothing happened, and
+        ``total`` is their sum. Done jobs count on the day they were marked done; revenue leaves out
+        cancelled orders."""
+        ...
 
 
 signals = Namespace()

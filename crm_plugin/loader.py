@@ -2,7 +2,9 @@
 
 Installed plugins declare a setuptools entry point in the group ``crm.plugins`` (crm_plugin declares
 ``crm_plugin = crm_plugin:CrmPlugin``). The host finds them, activates and deactivates them, and the state is
-kept in the host's database in the table ``crm_plugins`` (the host's registry, not any plugin's own table).
+kept in the table ``crm_plugins``, which the plugin's migration 0003 creates (``flask crm-plugin db upgrade``)
+and its downgrade to base drops: no table appears outside a migration, where the host's autogenerate would
+find it unowned.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, select
+from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, inspect, select
+
+from .core.errors import PluginStartupError
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "crm.plugins"
 
 _metadata = MetaData()
+# The shape migrations/versions/0003 creates; only read and written here, never created.
 plugins_table = Table(
     "crm_plugins", _metadata,
     Column("slug", String(100), primary_key=True),
@@ -45,11 +50,16 @@ class UnknownPlugin(LookupError):
 
 
 class PluginRegistry:
-    """Installed plugins and which of them are active, for one host database."""
+    """Installed plugins and which of them are active, for one database: the one the plugin's migrations
+    ran on (the host's own database; on a SQLite host file, the plugin's sibling file, see
+    crm_plugin.core.db.plugin_database_url)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        _metadata.create_all(engine, checkfirst=True)
+        if not inspect(engine).has_table(plugins_table.name):
+            where = engine.url.render_as_string(hide_password=True)
+            raise PluginStartupError(f"crm_plugin: the plugin registry table {plugins_table.name} is missing in "
+                                     f"{where}; run `flask crm-plugin db upgrade` on this database")
 
     @staticmethod
     def discover() -> dict[str, importlib.metadata.EntryPoint]:

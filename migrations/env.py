@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from crm_plugin.models import Base
+from crm_plugin.core.models import Base
 
 config = context.config
 connection = config.attributes["connection"]

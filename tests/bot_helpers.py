@@ -16,11 +16,22 @@ from sqlalchemy import select
 from crm_plugin import PluginState, get_state
 from crm_plugin import bot as conversation
 from crm_plugin.bot.turn import Turn
-from crm_plugin.chat import (Button, ButtonKind, ButtonPress, Event, FileRef, Inbound, MediaReply, Sender, Start,
-                             Text, TextReply)
+from crm_plugin.core.chat import (
+    Button,
+    ButtonKind,
+    ButtonPress,
+    Event,
+    FileRef,
+    Inbound,
+    MediaReply,
+    Sender,
+    Start,
+    Text,
+    TextReply,
+)
+from crm_plugin.core.models import Bot, EmployeeLink, Message, Platform
 from crm_plugin.demo.models import Client, Job, LoginCode, Order, User, db
 from crm_plugin.host import JobKind, JobStatus, Role
-from crm_plugin.models import Bot, EmployeeLink, Message, Platform
 
 UTC = timezone.utc
 MSK = timezone(timedelta(hours=3))
@@ -110,9 +121,9 @@ class World:
         """One event through the bot in one transaction, as the worker does it."""
         with self.app.app_context(), self.state.db.session() as session:
             bot = session.get(Bot, bot_id or self.bot_id)
-            config = {**self.app.config, **(settings or {})}
             turn = Turn(session=session, gateway=self.state.gateway, bot=bot, inbound=Inbound(sender, event),
-                        settings=config, download=self.download, now=now or self.now)
+                        settings=self.state.settings.with_values(**(settings or {})), download=self.download,
+                        now=now or self.now)
             conversation.handle(turn)
         return turn
 

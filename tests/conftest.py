@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from crm_plugin import PluginState, get_state
-from crm_plugin.db import normalise_url
+from crm_plugin.core.db import normalise_url
+from crm_plugin.extension import stop
 from tests.bot_helpers import World
 
 
@@ -84,10 +85,7 @@ def make_test_app(database_url: str, **config: object) -> Flask:
 def app(database_url: str) -> Iterator[Flask]:
     app = make_test_app(database_url)
     yield app
-    state = get_state(app)
-    if state.worker is not None:
-        state.worker.stop()
-    state.db.dispose()
+    stop(app)
 
 
 @pytest.fixture

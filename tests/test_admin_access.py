@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crm_plugin import PluginState
+from crm_plugin.core.models import AccessGrant, Bot, Platform
 from crm_plugin.host import Role
-from crm_plugin.models import AccessGrant, Bot, Platform
 
 from .admin_helpers import ADMIN_URL, PAGES, add_user, login, page, post
 

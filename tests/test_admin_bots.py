@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crm_plugin import PluginState
-from crm_plugin.models import Bot, Platform
+from crm_plugin.core.models import Bot, Platform
+from tests.store_helpers import configure
 
 from .admin_helpers import PAGES, admin_client, page, post
 from .fakes.telegram import FakeTelegram
@@ -24,7 +25,7 @@ PUBLIC = "https://crm.example.com"
 @pytest.fixture
 def fake(app: Flask) -> Iterator[FakeTelegram]:
     with FakeTelegram() as fake:
-        app.config["CRM_PLUGIN_TELEGRAM_API_URL"] = fake.url
+        configure(app, telegram_api_url=fake.url)
         yield fake
 
 
@@ -64,7 +65,7 @@ def test_check_shows_the_platforms_own_error_for_a_wrong_token(admin: FlaskClien
 def test_check_says_when_the_platform_cannot_be_reached(app: Flask, admin: FlaskClient) -> None:
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
-        app.config["CRM_PLUGIN_TELEGRAM_API_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        configure(app, telegram_api_url=f"http://127.0.0.1:{closed.getsockname()[1]}")
     response = post(admin, "/bots/check/", {"platform": "telegram", "telegram_token": "1:abc"},
                     token_from="/bots/new/")
     assert response.status_code == 400
@@ -85,7 +86,7 @@ def test_check_without_the_forms_csrf_token_is_refused(admin: FlaskClient, fake:
 
 def test_saving_with_a_public_url_sets_the_webhook(app: Flask, state: PluginState, admin: FlaskClient,
                                                    fake: FakeTelegram) -> None:
-    app.config["CRM_PLUGIN_PUBLIC_URL"] = PUBLIC + "/"
+    configure(app, public_url=PUBLIC + "/")
     html = add_telegram(admin, fake.token)
     [bot] = bots(state)
     url = f"{PUBLIC}/crm-plugin/webhook/{bot.id}"
@@ -155,7 +156,7 @@ def test_editing_keeps_the_saved_token_when_the_field_is_left_empty(state: Plugi
 def test_no_secret_in_any_page_or_log_line(app: Flask, state: PluginState, admin: FlaskClient, fake: FakeTelegram,
                                            caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, urllib3's request lines (with Telegram URLs) too
-    app.config["CRM_PLUGIN_PUBLIC_URL"] = PUBLIC
+    configure(app, public_url=PUBLIC)
     wrong = "424242:never-show-this-token"
     seen = [post(admin, "/bots/check/", {"platform": "telegram", "telegram_token": t}, token_from="/bots/new/")
             .get_data(as_text=True) for t in (fake.token, wrong)]

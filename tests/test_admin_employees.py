@@ -12,10 +12,19 @@ from sqlalchemy import select
 
 from crm_plugin import PluginState
 from crm_plugin.bot.binding import secret_hash
+from crm_plugin.core.models import (
+    BindingRequest,
+    Bot,
+    Direction,
+    EmployeeLink,
+    Invite,
+    LinkStatus,
+    Message,
+    Platform,
+    utcnow,
+)
 from crm_plugin.demo.models import User, db
 from crm_plugin.host import Role
-from crm_plugin.models import (BindingRequest, Bot, Direction, EmployeeLink, Invite, LinkStatus, Message, Platform,
-                               utcnow)
 
 from .admin_helpers import add_user, admin_client, page, post
 

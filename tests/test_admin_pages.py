@@ -11,7 +11,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crm_plugin import PluginState
-from crm_plugin.models import Attendance, Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus, Platform
+from crm_plugin.core.models import (
+    Attendance,
+    Bot,
+    Direction,
+    EmployeeLink,
+    LinkStatus,
+    Message,
+    MessageStatus,
+    Platform,
+)
 
 from .admin_helpers import ADMIN_URL, add_user, admin_client, page
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from crm_plugin.bot import timesheet
-from crm_plugin.chat import ButtonKind, Location
+from crm_plugin.core.chat import ButtonKind, Location
+from crm_plugin.core.models import Attendance
 from crm_plugin.host import Role
-from crm_plugin.models import Attendance
 from tests.bot_helpers import NOW, UTC, World, buttons, last_text, payload_of, person
 
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from crm_plugin.bot import approve_binding, invite_link, make_invite
+from crm_plugin.bot import approve_binding, make_invite
 from crm_plugin.bot.binding import MAX_WRONG_CODES
-from crm_plugin.chat import ButtonKind, Contact, FileRef, Photo, Start
+from crm_plugin.channels import channel_class
+from crm_plugin.core.chat import ButtonKind, Contact, FileRef, Photo, Start
+from crm_plugin.core.models import BindingRequest, Bot, EmployeeLink, LinkStatus, Message, Platform
 from crm_plugin.host import Role
-from crm_plugin.models import BindingRequest, Bot, EmployeeLink, LinkStatus, Message, Platform
 from tests.bot_helpers import NOW, World, buttons, last_text, link_of, person, start, texts
 
 
@@ -80,7 +81,7 @@ def test_invite_binds_once_and_only_once(world: World) -> None:
     token = _invite(world, uid)
     with world.state.db.session() as session:
         assert session.scalar(select(Bot)).id == world.bot_id
-        from crm_plugin.models import Invite
+        from crm_plugin.core.models import Invite
 
         stored = session.scalars(select(Invite)).one()
         assert token not in stored.token_hash  # only the hash is kept
@@ -102,15 +103,17 @@ def test_expired_and_unknown_invites_are_refused(world: World) -> None:
     assert link_of(world, sender) is None
 
 
-def test_invite_links_per_platform() -> None:
-    telegram = Bot(platform=Platform.TELEGRAM, username="@okna_bot")
-    vk = Bot(platform=Platform.VK, platform_bot_id="123456")
-    viber = Bot(platform=Platform.VIBER, username="oknakazan")
-    slack = Bot(platform=Platform.SLACK)
-    assert invite_link(telegram, "tok") == "https://t.me/okna_bot?start=tok"
-    assert invite_link(vk, "tok") == "https://vk.me/club123456?ref=tok"
-    assert invite_link(viber, "tok") == "viber://pa?chatURI=oknakazan&context=tok"
-    assert invite_link(slack, "tok") is None
+@pytest.mark.parametrize(("bot", "link"), [
+    (Bot(platform=Platform.TELEGRAM, username="@okna_bot"), "https://t.me/okna_bot?start=tok"),
+    (Bot(platform=Platform.VK, platform_bot_id="123456"), "https://vk.me/club123456?ref=tok"),
+    (Bot(platform=Platform.VK, username="club123456"), "https://vk.me/club123456?ref=tok"),
+    (Bot(platform=Platform.VIBER, username="oknakazan"), "viber://pa?chatURI=oknakazan&context=tok"),
+    (Bot(platform=Platform.SLACK), None),
+    (Bot(platform=Platform.WEB), None),
+], ids=["telegram", "vk", "vk-screen-name", "viber", "slack", "web"])
+def test_invite_deep_links_per_platform(bot: Bot, link: str | None) -> None:
+    # The invite page asks the bot's channel class: each platform knows its own deep link.
+    assert channel_class(bot.platform).deep_link(bot, "tok") == link
 
 
 # --- typed identity -------------------------------------------------------------------------------
@@ -179,7 +182,8 @@ def test_admin_approval_binds_and_tells_the_person(world: World) -> None:
     with world.state.db.session() as session:
         request_id = session.scalars(select(BindingRequest)).one().id
     with world.app.app_context(), world.state.db.session() as session:
-        link = approve_binding(session, request_id, now=NOW)
+        link = approve_binding(session, request_id, gateway=world.state.gateway, settings=world.state.settings,
+                               now=NOW)
         assert link is not None
     assert link_of(world, sender).crm_user_id == uid  # type: ignore[union-attr]
     told = world.outbox(sender.chat_id)[-1]
@@ -187,13 +191,14 @@ def test_admin_approval_binds_and_tells_the_person(world: World) -> None:
     # the chat no longer waits for a code: the menu works
     assert "list:me:today:0" in [b.payload for b in buttons(world.press(sender, "menu"))]
     with world.state.db.session() as session:
-        assert approve_binding(session, request_id) is None  # already closed
+        assert approve_binding(session, request_id, gateway=world.state.gateway,
+                               settings=world.state.settings) is None  # already closed
 
 
 def test_trust_setting_binds_a_typed_login_at_once(world: World) -> None:
     uid = world.user("ivanov", Role.MEASURER)
     sender = person()
-    turn = world.say(sender, "ivanov", settings={"CRM_PLUGIN_TRUST_TYPED_IDENTITY": True})
+    turn = world.say(sender, "ivanov", settings={"trust_typed_identity": True})
     assert "Вы вошли как" in texts(turn)[0]
     assert link_of(world, sender).crm_user_id == uid  # type: ignore[union-attr]
     assert world.login_codes(uid) == []
@@ -301,5 +306,6 @@ def test_approval_of_an_employee_deactivated_meanwhile_binds_nobody(world: World
     with world.state.db.session() as session:
         request_id = session.scalars(select(BindingRequest)).one().id
     with world.app.app_context(), world.state.db.session() as session:
-        assert approve_binding(session, request_id, now=NOW) is None
+        assert approve_binding(session, request_id, gateway=world.state.gateway, settings=world.state.settings,
+                               now=NOW) is None
     assert link_of(world, sender) is None

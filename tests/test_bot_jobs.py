@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from crm_plugin.chat import ButtonKind, LocationReply
+from crm_plugin.core.chat import ButtonKind, LocationReply
 from crm_plugin.host import JobKind, JobStatus, Role
-from tests.bot_helpers import (UTC, World, buttons, job_buttons, last_text, payload_of, payloads,
-                               person, start)
+from tests.bot_helpers import UTC, World, buttons, job_buttons, last_text, payload_of, payloads, person, start
 
 # NOW is 2026-03-04 21:30 UTC = Thursday 2026-03-05 00:30 in Moscow (the company's zone).
 TODAY_START = datetime(2026, 3, 4, 21, 0, tzinfo=UTC)  # 05.03 00:00 MSK
@@ -144,9 +143,9 @@ def test_card_without_coordinates_searches_the_address(world: World) -> None:
     assert any(b.url and b.url.startswith("https://yandex.ru/maps/?text=") for b in buttons(turn))
 
 
-@pytest.mark.parametrize("payload", ["job:{installation}", "job:{others}", "job:999999", "job:abc", "job:",
-                                     "done:{others}", "photos:{installation}", "sheet:{others}", "take:{installation}",
-                                     "files:{others}", "job:1:2"])
+@pytest.mark.parametrize("payload", ["job:{installation}", "job:{others}", "job:999999", "done:{others}",
+                                     "photos:{installation}", "sheet:{others}", "take:{installation}",
+                                     "files:{others}"])
 def test_forged_job_ids_are_refused_plainly(world: World, payload: str) -> None:
     world.user("me", Role.MEASURER)  # the one who forges the payloads
     other = world.user("other", Role.MEASURER)
@@ -159,6 +158,19 @@ def test_forged_job_ids_are_refused_plainly(world: World, payload: str) -> None:
     assert "Эта заявка вам недоступна." in last_text(turn)
     assert "Клиент:" not in " ".join(r.text for r in turn.sent if hasattr(r, "text"))
     assert world.crm_job(ids["others"]).status is JobStatus.SCHEDULED  # nothing changed
+
+
+@pytest.mark.parametrize("payload", ["job:abc", "job:", "job:1:2", "job:²", "job:-1", "job:99999999999999999999",
+                                     "take:٣", "list:me:today:x", "list:xx:today:0", "menu:xx", "who:p:²", "nonsense"])
+def test_malformed_payloads_get_the_stale_button_answer(world: World, payload: str) -> None:
+    """Payloads no button of the bot ever carried (forged, or cut short): the usual answer, not a crash."""
+    world.user("me", Role.MEASURER)
+    job = world.job(at=TODAY_START, assignee=None)
+    sender = person()
+    world.bind(sender, "me")
+    turn = world.press(sender, payload)
+    assert last_text(turn).startswith("Эта кнопка устарела.")
+    assert world.crm_job(job).assignee_id is None  # nothing changed
 
 
 def test_a_measurer_may_open_a_free_request_and_take_it(world: World) -> None:
@@ -221,7 +233,7 @@ def test_state_survives_new_turn_objects(world: World) -> None:
     assert payload_of(card, "Назад к списку") == "list:me:today:1"
     world.press(sender, f"sheet:{ids[9]}")
     world.app.extensions["crm_plugin"].db.dispose()  # drop every pooled connection: nothing lives in memory
-    from crm_plugin.chat import Document, FileRef
+    from crm_plugin.core.chat import Document, FileRef
 
     world.files["pdf"] = b"%PDF-1.4 sheet"
     turn = world.send(sender, Document(FileRef("pdf", "sheet.pdf", "application/pdf", 14)))

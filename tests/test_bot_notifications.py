@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from crm_plugin import host
+from crm_plugin.core.models import Bot, EmployeeLink, LinkStatus, Platform
 from crm_plugin.host import JobKind, JobStatus, Role
-from crm_plugin.models import Bot, EmployeeLink, LinkStatus, Platform
 from tests.bot_helpers import NOW, World, last_text, payloads, person
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-
-from crm_plugin.chat import Document, FileKindOut, FileRef, Photo, TextReply
+from crm_plugin.core.chat import Document, FileKindOut, FileRef, Photo, TextReply
 from crm_plugin.host import FileKind, JobKind, JobStatus, Role
-from tests.bot_helpers import (NOW, World, last_text, media, payload_of, payloads, person, texts)
+from tests.bot_helpers import NOW, World, last_text, media, payload_of, payloads, person, texts
 
 JPEG = b"\xff\xd8\xff\xe0" + b"x" * 100
 

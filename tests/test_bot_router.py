@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_plugin.bot.router import Dispatcher, Router, normalise_label, payload_int, payload_parts
-from crm_plugin.chat import ButtonPress, Event, Photo, FileRef, Text
-from crm_plugin.i18n import N_
+from crm_plugin.bot.payloads import JobAction, Menu
+from crm_plugin.bot.router import Dispatcher, Router, normalise_label
+from crm_plugin.core.chat import ButtonPress, Event, FileRef, Photo, Text
+from crm_plugin.core.i18n import N_
 
 
 @dataclass
@@ -27,11 +28,11 @@ def build() -> Dispatcher:
     def in_state(ctx: Any) -> None:
         ctx.calls.append("state")
 
-    @router.button("job:")
+    @router.button(JobAction)  # every kind of job button: a route may take a base kind
     def job(ctx: Any) -> None:
         ctx.calls.append("job")
 
-    @router.button("menu")
+    @router.button(Menu)
     def menu(ctx: Any) -> None:
         ctx.calls.append("menu")
 
@@ -68,18 +69,15 @@ def test_matching_order() -> None:
     photo = Photo(FileRef("x"))
     assert run(photo, state_name="await") == ["state"]
     assert run(photo) == ["photo"]
-    assert run(ButtonPress("job:5")) == ["job"]
+    assert run(ButtonPress("job:5")) == ["job"] and run(ButtonPress("done:5")) == ["job"]
     assert run(ButtonPress("menu")) == ["menu"]
-    assert run(ButtonPress("menu:me")) == ["fallback"]  # "menu" without ':' is an exact match
+    assert run(ButtonPress("menu:me")) == ["fallback"]  # another kind (KindMenu), which this router lacks
+    assert run(ButtonPress("job:²")) == ["fallback"]  # a payload that does not unpack matches no button route
+    assert run(Text("job:5")) == ["fallback"]  # typed, not pressed
     assert run(Text("Сегодня")) == ["today"] and run(Text("TODAY!")) == ["today"]
     assert run(Text("сегодня завтра")) == ["fallback"]
     assert run(Text("hi"), is_guest=True) == ["guest"]
 
 
-def test_payload_helpers() -> None:
-    assert payload_parts(ButtonPress("list:me:today:2"), 3) == ["me", "today", "2"]
-    assert payload_parts(ButtonPress("list:me:today"), 3) is None
-    assert payload_parts(Text("list:me:today:2"), 3) is None
-    assert payload_int("42") == 42
-    assert payload_int("-1") is None and payload_int("1e3") is None and payload_int("9" * 20) is None
+def test_label_normalisation() -> None:
     assert normalise_label("  🗓 Ушёл ") == normalise_label("ушёл")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import playwright.sync_api as playwright_api  # noqa: E402
 import pytest
 import requests
 from flask import Flask
@@ -19,17 +20,15 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from crm_plugin import get_state
+from crm_plugin.core.models import Direction, EmployeeLink, LinkStatus, Message, MessageStatus
 from crm_plugin.demo.models import User, db
 from crm_plugin.demo.seed import seed
 from crm_plugin.extension import start_worker
 from crm_plugin.host import Role
-from crm_plugin.models import Direction, EmployeeLink, LinkStatus, Message, MessageStatus
 
 from .admin_helpers import PASSWORD, add_user
 from .conftest import make_test_app
 from .fakes.telegram import FakeTelegram
-
-import playwright.sync_api as playwright_api  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 TIMEOUT_MS = 15000

@@ -10,22 +10,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import playwright.sync_api as playwright_api  # noqa: E402
 import pytest
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from crm_plugin import get_state
+from crm_plugin.core.models import Direction, Message
 from crm_plugin.demo.images import window_photo
 from crm_plugin.demo.models import User, db
 from crm_plugin.demo.seed import seed
 from crm_plugin.extension import start_worker
 from crm_plugin.host import Role
-from crm_plugin.models import Direction, Message
 
 from .conftest import make_test_app
-
-import playwright.sync_api as playwright_api  # noqa: E402
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "webchat.png"
 TIMEOUT_MS = 15000

@@ -15,8 +15,18 @@ from werkzeug.datastructures import Headers
 
 from crm_plugin.channels.base import CredentialsError, MalformedRequest, SendError, WebhookRequest
 from crm_plugin.channels.slack import SlackChannel
-from crm_plugin.chat import (Button, ButtonPress, FileKindOut, FileRef, LocationReply, MediaReply, OutFile, Photo,
-                             Text, TextReply)
+from crm_plugin.core.chat import (
+    Button,
+    ButtonPress,
+    FileKindOut,
+    FileRef,
+    LocationReply,
+    MediaReply,
+    OutFile,
+    Photo,
+    Text,
+    TextReply,
+)
 from tests.fakes.memory_files import MemoryFiles
 from tests.fakes.server import Fault
 from tests.fakes.slack import FakeSlack

@@ -13,10 +13,24 @@ import pytest
 from crm_plugin.channels.base import CredentialsError, MalformedRequest, SendError, WebhookRequest
 from crm_plugin.channels.telegram import FileTooLarge, TelegramChannel
 from crm_plugin.channels.telegram_render import ButtonPayloadTooLong
-from crm_plugin.chat import (Button, ButtonPress, Contact, Document, FileKindOut, FileRef, Location, LocationReply,
-                             MediaReply, OutFile, Photo, Start, Text, TextReply)
-from tests.fakes.telegram import FakeTelegram
+from crm_plugin.core.chat import (
+    Button,
+    ButtonPress,
+    Contact,
+    Document,
+    FileKindOut,
+    FileRef,
+    Location,
+    LocationReply,
+    MediaReply,
+    OutFile,
+    Photo,
+    Start,
+    Text,
+    TextReply,
+)
 from tests.fakes.memory_files import MemoryFiles
+from tests.fakes.telegram import FakeTelegram
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 CHAT = "111222333"

@@ -13,8 +13,22 @@ from werkzeug.datastructures import Headers
 
 from crm_plugin.channels.base import CredentialsError, MalformedRequest, SendError, WebhookRequest
 from crm_plugin.channels.viber import ViberChannel
-from crm_plugin.chat import (Button, ButtonPress, Contact, Document, FileKindOut, FileRef, Location, LocationReply,
-                             MediaReply, OutFile, Photo, Start, Text, TextReply)
+from crm_plugin.core.chat import (
+    Button,
+    ButtonPress,
+    Contact,
+    Document,
+    FileKindOut,
+    FileRef,
+    Location,
+    LocationReply,
+    MediaReply,
+    OutFile,
+    Photo,
+    Start,
+    Text,
+    TextReply,
+)
 from tests.fakes.memory_files import MemoryFiles
 from tests.fakes.server import Fault
 from tests.fakes.viber import FakeViber

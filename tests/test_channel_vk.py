@@ -11,10 +11,24 @@ import pytest
 from crm_plugin.channels.base import CredentialsError, MalformedRequest, SendError, WebhookRequest
 from crm_plugin.channels.vk import VkChannel
 from crm_plugin.channels.vk_render import REQUEST_CONTACT_PAYLOAD, ButtonPayloadTooLong
-from crm_plugin.chat import (Button, ButtonPress, Contact, Document, FileKindOut, FileRef, Location, LocationReply,
-                             MediaReply, OutFile, Photo, Start, Text, TextReply)
-from tests.fakes.vk import FakeVk
+from crm_plugin.core.chat import (
+    Button,
+    ButtonPress,
+    Contact,
+    Document,
+    FileKindOut,
+    FileRef,
+    Location,
+    LocationReply,
+    MediaReply,
+    OutFile,
+    Photo,
+    Start,
+    Text,
+    TextReply,
+)
 from tests.fakes.memory_files import MemoryFiles
+from tests.fakes.vk import FakeVk
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vk"
 PEER = "501234567"

@@ -294,3 +294,33 @@ def test_host_admin_forms_save_under_csrf_protection(database_url: str) -> None:
         from crm_plugin import get_state
 
         get_state(app).db.dispose()
+
+
+def test_plugin_admin_forms_save_under_the_demos_csrf_protection(database_url: str) -> None:
+    """The demo runs CSRFProtect on every POST: the plugin's admin forms pass it with their one token, and a
+    POST without it is refused by CSRFProtect before the plugin sees it."""
+    import re
+
+    from sqlalchemy import select as select_rows
+
+    from crm_plugin import get_state
+    from crm_plugin.core.models import AccessGrant
+
+    app = make_test_app(database_url, WTF_CSRF_ENABLED=True)
+    try:
+        seed(app, orders=0)
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        client.post("/login", data={"login": "admin", "password": "admin", "csrf_token": token})
+        form = client.get("/admin/crm-plugin/access/new/").get_data(as_text=True)
+        tokens = re.findall(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', form)
+        admin_id = re.findall(r'<option[^>]*value="(\d+)"', form)[0]
+        assert len(tokens) == 1
+        assert client.post("/admin/crm-plugin/access/new/", data={"crm_user_id": admin_id}).status_code == 400
+        saved = client.post("/admin/crm-plugin/access/new/", data={"csrf_token": tokens[0], "crm_user_id": admin_id})
+        assert saved.status_code == 302
+        with get_state(app).db.session() as session:
+            assert list(session.scalars(select_rows(AccessGrant.crm_user_id))) == [int(admin_id)]
+    finally:
+        get_state(app).db.dispose()

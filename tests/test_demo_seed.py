@@ -111,6 +111,6 @@ def test_the_app_factory_reads_plugin_settings_from_the_environment(tmp_path: Pa
     monkeypatch.setenv("FLASK_DEMO_TIMEZONE", "Asia/Yekaterinburg")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'env.db'}", "CRM_PLUGIN_WORKER": "external"})
     try:
-        assert get_state(app).setting("LANGUAGE") == "en" and app.config["DEMO_TIMEZONE"] == "Asia/Yekaterinburg"
+        assert get_state(app).settings.language == "en" and app.config["DEMO_TIMEZONE"] == "Asia/Yekaterinburg"
     finally:
         get_state(app).db.dispose()

@@ -11,9 +11,10 @@ from flask import Flask
 from sqlalchemy import inspect
 
 from crm_plugin import CrmPlugin, PluginStartupError, get_state
+from crm_plugin.alembic_filter import is_plugin_table
+from crm_plugin.core.migrate import current_revision, head_revision
 from crm_plugin.demo.gateway import DemoGateway
 from crm_plugin.demo.models import db as host_db
-from crm_plugin.migrate import current_revision, head_revision
 
 from .conftest import make_test_app
 
@@ -75,11 +76,11 @@ def test_db_upgrade_downgrade_with_own_version_table(app: Flask) -> None:
     assert "alembic_version" not in tables  # the host's own Alembic table is never touched
 
     with app.app_context():  # on PostgreSQL host and plugin share a database; on SQLite not
-        host_tables = {t for t in inspect(host_db.engine).get_table_names() if not t.startswith("crm_plugin_")}
+        host_tables = {t for t in inspect(host_db.engine).get_table_names() if not is_plugin_table(t)}
     result = runner.invoke(args=["crm-plugin", "db", "downgrade"])
     assert result.exit_code == 0, result.output
     left = set(inspect(engine).get_table_names())
-    assert not {t for t in left if t.startswith("crm_plugin_") and t != "crm_plugin_alembic_version"}
+    assert not {t for t in left if is_plugin_table(t)}  # the version table and crm_plugins too
     with app.app_context():
         assert "demo_jobs" in host_tables
         assert host_tables <= set(inspect(host_db.engine).get_table_names())  # the host's tables stay
@@ -94,7 +95,7 @@ def test_gateway_is_the_demo_one(app: Flask) -> None:
 
 
 def test_plugin_database_defaults() -> None:
-    from crm_plugin.db import plugin_database_url
+    from crm_plugin.core.db import plugin_database_url
 
     pg = "postgresql+psycopg://u@h/crm"
     assert plugin_database_url(None, pg) == pg  # row locks: one database serves host and plugin
@@ -109,8 +110,8 @@ def test_sqlite_plugin_file_lets_the_crm_write_during_a_turn(app: Flask) -> None
     state = get_state(app)
     if state.db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite file locking only")
+    from crm_plugin.core.models import PluginSetting
     from crm_plugin.host import LeadDraft
-    from crm_plugin.models import PluginSetting
 
     with app.app_context(), state.db.session() as session:
         session.add(PluginSetting(key="x", value={}))

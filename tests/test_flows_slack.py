@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from crm_plugin.core.models import LinkStatus
 from crm_plugin.demo.models import Lead, db
 from crm_plugin.host import JobKind, Role
-from crm_plugin.models import LinkStatus
 
 from .fakes.slack import FakeSlack
 from .flows.slack import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from crm_plugin.bot.context import company_tz
+from crm_plugin import get_state
+from crm_plugin.core.models import Attendance, LinkStatus
 from crm_plugin.host import FileKind, JobKind, JobStatus, Role
-from crm_plugin.models import Attendance, LinkStatus
 
 from .fakes.telegram import FakeTelegram
 from .flows.telegram import (
@@ -28,7 +28,6 @@ from .flows.world import (
     manager_client,
     measurement_form,
 )
-
 
 # --- binding ---------------------------------------------------------------------------------------------
 
@@ -118,7 +117,7 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     person.tap("Сегодня")
     person.tap("15:30 · ул. Баумана, д. 19 · Сафина Л.")
     card, pin = person.last_replies()
-    day = local_moment(flow, 0, 15, 30).astimezone(company_tz(flow.app.config)).strftime("%d.%m.%Y")
+    day = local_moment(flow, 0, 15, 30).astimezone(get_state(flow.app).settings.tz).strftime("%d.%m.%Y")
     assert card.text.splitlines() == [
         f"Замер № {number} · назначен", "Клиент: Сафина Лилия Ринатовна", "Телефон: +79170001122",
         "Адрес: г. Казань, ул. Баумана, д. 19, кв. 7", f"Время: {day} 15:30", "Комментарий менеджера: Домофон 15"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from crm_plugin.core.models import LinkStatus
 from crm_plugin.host import FileKind, JobKind, JobStatus, Role
-from crm_plugin.models import LinkStatus
 
 from .fakes.viber import FakeViber
 from .flows.viber import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from crm_plugin.core.models import Attendance, LinkStatus
 from crm_plugin.host import FileKind, JobKind, JobStatus, Role
-from crm_plugin.models import Attendance, LinkStatus
 
 from .fakes.telegram import FakeTelegram
 from .fakes.vk import FakeVk
@@ -33,7 +33,6 @@ from .flows.world import (
     manager_client,
     measurement_form,
 )
-
 
 # --- binding ---------------------------------------------------------------------------------------------
 
@@ -237,9 +236,11 @@ def test_forged_ids_blocked_and_crm_inactive_people_are_refused(flow: Flow, vk: 
     blocked_id, gone_id = flow.user("galiev", Role.INSTALLER), flow.user("zakirov", Role.MEASURER)
     others = flow.job(JobKind.MEASUREMENT, local_moment(flow, 0, 12, 0), colleague)
     person = VkUser(flow, bot_id, vk, 501_000_060).bind_by_invite(worker)
-    for payload in (f"job:{others}", f"done:{others}", f"sheet:{others}", "job:999999", "job:-1"):
+    for payload in (f"job:{others}", f"done:{others}", f"sheet:{others}", "job:999999"):
         person.press(payload)
         assert person.texts() == ["Эта заявка вам недоступна.\n\nМеню (замерщик):"], payload
+    person.press("job:-1")  # not a job id at all: the button was never ours
+    assert person.texts()[0].startswith("Эта кнопка устарела."), person.texts()
     assert flow.crm_job(others).status is JobStatus.SCHEDULED and flow.crm_files(others) == []
 
     blocked = VkUser(flow, bot_id, vk, 501_000_061).bind_by_invite(blocked_id)

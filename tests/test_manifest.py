@@ -9,7 +9,7 @@ import pytest
 
 import crm_plugin
 from crm_plugin._version import bundle_path
-from crm_plugin.manifest import ManifestError, load_manifest
+from crm_plugin.core.manifest import ManifestError, load_manifest
 
 MANIFEST = bundle_path("plugin.toml")
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from crm_plugin import PluginState
-from crm_plugin.models import Message, Platform
-from crm_plugin.polling import Poller
+from crm_plugin.core.models import Message, Platform
+from crm_plugin.inbound.polling import Poller
+from tests.store_helpers import configure
 
 from .fakes.telegram import FakeTelegram
 from .fakes.vk import FakeVk
@@ -24,7 +25,7 @@ def fixture(platform: str, name: str) -> dict:
 
 def test_telegram_polling_stores_updates_once_and_keeps_the_offset(state: PluginState) -> None:
     with FakeTelegram() as fake:
-        state.config["CRM_PLUGIN_TELEGRAM_API_URL"] = fake.url
+        configure(state, telegram_api_url=fake.url)
         fake.set_webhook_state(url="https://old.example/hook")
         bot = add_bot(state, Platform.TELEGRAM, {"token": fake.token})
         poller = Poller(state, timeout=1)
@@ -42,7 +43,7 @@ def test_telegram_polling_stores_updates_once_and_keeps_the_offset(state: Plugin
 
 def test_vk_long_poll_feeds_the_engine(state: PluginState) -> None:
     with FakeVk() as fake:
-        state.config["CRM_PLUGIN_VK_API_URL"] = fake.api_url
+        configure(state, vk_api_url=fake.api_url)
         bot = add_bot(state, Platform.VK, fake.credentials())
         poller = Poller(state, timeout=1)
         channel = poller.prepare(bot)

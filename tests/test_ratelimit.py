@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from crm_plugin.core.scrub import scrub, secret_values
 from crm_plugin.delivery.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter
-from crm_plugin.delivery.scrub import scrub, secret_values
 
 REDIS_URL = os.environ.get("CRM_PLUGIN_TEST_REDIS_URL")
 

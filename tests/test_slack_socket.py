@@ -16,11 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crm_plugin import PluginState
-from crm_plugin import bots as service
+from crm_plugin.channels import registration as service
 from crm_plugin.channels.base import Channel, CredentialsError, SendError
 from crm_plugin.channels.slack_socket import SocketModeReceiver
-from crm_plugin.models import Bot, MessageStatus, Platform
-from crm_plugin.polling import Poller
+from crm_plugin.core.models import Bot, MessageStatus, Platform
+from crm_plugin.inbound.polling import Poller
+from tests.store_helpers import configure
 
 from .admin_helpers import admin_client, page, post
 from .fakes.slack_socket import FakeSlackSocketMode
@@ -61,7 +62,7 @@ def fake() -> Iterator[FakeSlackSocketMode]:
 
 @pytest.fixture
 def polled(state: PluginState, fake: FakeSlackSocketMode) -> Iterator[Polled]:
-    state.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
+    configure(state, slack_api_url=f"{fake.url}/api/")
     bot = add_bot(state, Platform.SLACK, {"token": fake.token, "signing_secret": "s3cr3t", "app_token": fake.app_token},
                   leads_enabled=True)
     poller = Poller(state, timeout=1)
@@ -141,17 +142,17 @@ def test_the_poller_picks_slack_bots_with_an_app_token(state: PluginState, caplo
     telegram = add_bot(state, Platform.TELEGRAM, {"token": "123:abc"})
     socket_mode = add_bot(state, Platform.SLACK, {"token": "xoxb-1", "signing_secret": "s", "app_token": "xapp-1"})
     events_api = add_bot(state, Platform.SLACK, {"token": "xoxb-2", "signing_secret": "s"})
-    with caplog.at_level(logging.INFO, logger="crm_plugin.polling"):
+    with caplog.at_level(logging.INFO, logger="crm_plugin.inbound.polling"):
         assert [bot.id for bot in Poller(state).bots()] == [telegram.id, socket_mode.id]
-    assert f"bot {events_api.id}: Slack without an app-level token" in caplog.text
+    assert f"bot {events_api.id}: not polled: its slack keys" in caplog.text
 
 
 def test_a_refused_app_token_stops_polling_the_bot(state: PluginState, fake: FakeSlackSocketMode,
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    state.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
+    configure(state, slack_api_url=f"{fake.url}/api/")
     bot_token_instead = add_bot(state, Platform.SLACK, {"token": fake.token, "signing_secret": "s",
                                                         "app_token": fake.token})
-    with caplog.at_level(logging.ERROR, logger="crm_plugin.polling"):
+    with caplog.at_level(logging.ERROR, logger="crm_plugin.inbound.polling"):
         Poller(state, timeout=1).run_bot(bot_token_instead)  # returns: retrying cannot help
     assert "polling stopped: slack: not_allowed_token_type" in caplog.text
     channel = Poller(state).prepare(add_bot(state, Platform.SLACK, {"token": fake.token, "signing_secret": "s",
@@ -163,7 +164,7 @@ def test_a_refused_app_token_stops_polling_the_bot(state: PluginState, fake: Fak
 
 
 def test_the_admin_app_token_is_optional_checked_and_masked(state: PluginState, fake: FakeSlackSocketMode) -> None:
-    state.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
+    configure(state, slack_api_url=f"{fake.url}/api/")
     typed = {"token": fake.token, "signing_secret": "s3cr3t-signing"}
     assert service.clean_credentials(Platform.SLACK, {**typed, "app_token": " "}) == typed  # optional
     with_app = service.clean_credentials(Platform.SLACK, {**typed, "app_token": f" {fake.app_token} "})
@@ -179,7 +180,7 @@ def test_the_admin_app_token_is_optional_checked_and_masked(state: PluginState, 
 
 def test_the_admin_form_saves_an_app_token_sealed_and_masked(app: Flask, state: PluginState, client: FlaskClient,
                                                             fake: FakeSlackSocketMode) -> None:
-    app.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
+    configure(app, slack_api_url=f"{fake.url}/api/")
     admin = admin_client(app, client)
     post(admin, "/bots/new/", {"platform": "slack", "slack_token": fake.token, "slack_signing_secret": "s3cr3t",
                                "slack_app_token": "", "name": "", "active": "y"})

@@ -17,13 +17,22 @@ from crm_plugin import get_state
 from crm_plugin.channels import channel_for
 from crm_plugin.channels.base import MalformedRequest, WebhookRequest
 from crm_plugin.channels.web import UPLOAD_FOLDER, UploadStore, WebChannel
-from crm_plugin.chat import Button, FileKindOut, FileRef, LocationReply, MediaReply, OutFile, TextReply
+from crm_plugin.core.chat import Button, FileKindOut, FileRef, LocationReply, MediaReply, OutFile, TextReply
+from crm_plugin.core.models import (
+    AccessGrant,
+    Bot,
+    Direction,
+    EmployeeLink,
+    LinkStatus,
+    Message,
+    MessageStatus,
+    Platform,
+)
 from crm_plugin.delivery.outbox import enqueue
 from crm_plugin.demo.images import measurement_sheet, window_photo
 from crm_plugin.demo.models import Client, Job, Order, User, db
 from crm_plugin.extension import PluginState
 from crm_plugin.host import FileKind, JobKind, NewFile, Role
-from crm_plugin.models import AccessGrant, Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus, Platform
 
 from .conftest import make_test_app
 
@@ -95,9 +104,9 @@ def web_bot(state: PluginState) -> Bot:
 @pytest.fixture
 def worker(app: Flask) -> Iterator[Any]:
     """The real delivery worker, run by the test with drain()."""
-    from crm_plugin.delivery.worker import Worker
+    from crm_plugin.extension import make_worker
 
-    worker = Worker.for_app(app)
+    worker = make_worker(app)
     yield worker
     worker.stop()
 

@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from crm_plugin import PluginState
-from crm_plugin.models import Bot, InboundKey, Message, MessageStatus, Platform
+from crm_plugin.core.models import Bot, InboundKey, Message, MessageStatus, Platform
+from tests.store_helpers import configure
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TELEGRAM_SECRET = "tg-webhook-secret"
@@ -169,7 +170,7 @@ def test_same_update_three_times_is_stored_once(client: FlaskClient, state: Plug
 
 def test_body_over_the_limit_gets_413(client: FlaskClient, state: PluginState, bot_id: int,
                                       case: PlatformCase) -> None:
-    state.config["CRM_PLUGIN_MAX_BODY_BYTES"] = 100
+    configure(state, max_body_bytes=100)
     body = case.body()
     assert len(body) > 100
     assert post(client, bot_id, body, case.sign(body)).status_code == 413

@@ -19,7 +19,7 @@ CHECK_SCRIPT = """
 import sys
 from pathlib import Path
 import crm_plugin
-from crm_plugin.manifest import load_manifest
+from crm_plugin.core.manifest import load_manifest
 assert Path(crm_plugin.__file__).resolve().is_relative_to(Path(sys.prefix).resolve()), crm_plugin.__file__
 manifest = load_manifest()
 assert manifest.version == crm_plugin.__version__
@@ -42,10 +42,13 @@ def test_wheel_carries_the_plugin_assets(wheel: Path) -> None:
         "crm_plugin/bundle/migrations/env.py",
         "crm_plugin/bundle/migrations/script.py.mako",
         "crm_plugin/bundle/templates/crm_plugin/admin/dashboard.html",
+        "crm_plugin/bundle/templates/crm_plugin/not_ready.html",
         "crm_plugin/bundle/static/crm_plugin/plugin.css",
+        "crm_plugin/py.typed",
     }
     assert expected <= names, expected - names
-    assert any(n.startswith("crm_plugin/bundle/migrations/versions/0001") for n in names)
+    for revision in ("0001", "0002", "0003"):
+        assert any(n.startswith(f"crm_plugin/bundle/migrations/versions/{revision}") for n in names), revision
     assert any(n.startswith("crm_plugin/demo/templates/") for n in names)
     assert {"crm_plugin/translations/ru/LC_MESSAGES/crm_plugin.mo",
             "crm_plugin/admin/translations/en/LC_MESSAGES/crm_plugin_admin.mo"} <= names
@@ -55,13 +58,20 @@ def test_wheel_carries_the_plugin_assets(wheel: Path) -> None:
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "[crm.plugins]" in entry_points and "crm_plugin = crm_plugin:CrmPlugin" in entry_points
+    # The plugin itself needs no Flask-Babel, Flask-Login or Flask-SQLAlchemy: only the demo does.
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    required = [line.split(":", 1)[1].strip().lower() for line in metadata.splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert not [r for r in required if r.startswith(("flask-babel", "flask-login", "flask-sqlalchemy"))], required
+    assert any(r.startswith("sqlalchemy>=2.0.33") for r in required), required
 
 
 def test_wheel_works_from_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=900,
+    # The demo CRM below needs the demo extra (Flask-SQLAlchemy, Flask-Login, Flask-Babel).
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[demo]"], check=True, timeout=900,
                    capture_output=True)
     workdir = tmp_path / "elsewhere"  # not the checkout: nothing may come from the repository
     workdir.mkdir()

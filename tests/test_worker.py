@@ -10,10 +10,11 @@ import pytest
 from flask import Flask
 
 from crm_plugin import PluginState
+from crm_plugin.core.models import EmployeeLink, LinkStatus, MessageStatus, utcnow
 from crm_plugin.delivery.outbox import resend
 from crm_plugin.delivery.sender import Policy
 from crm_plugin.delivery.worker import Worker
-from crm_plugin.models import EmployeeLink, LinkStatus, MessageStatus, utcnow
+from crm_plugin.extension import make_worker
 
 from .fakes.server import Fault
 from .fakes.telegram import FakeTelegram
@@ -33,7 +34,7 @@ def bot_id(app: Flask, state: PluginState, fake: FakeTelegram) -> int:
 
 @pytest.fixture
 def worker(app: Flask) -> Iterator[Worker]:
-    worker = Worker.for_app(app, poll=0.05, policy=Policy(backoff_base=0.1))
+    worker = make_worker(app, poll=0.05, policy=Policy(backoff_base=0.1))
     yield worker
     worker.stop()
 
@@ -97,7 +98,7 @@ def test_transient_failure_is_retried_then_sent(state: PluginState, fake: FakeTe
 
 def test_gives_up_after_max_attempts(app: Flask, state: PluginState, fake: FakeTelegram, bot_id: int) -> None:
     fake.server_error(500, times=3)
-    worker = Worker.for_app(app, poll=0.05, policy=Policy(backoff_base=0.01, max_attempts=3))
+    worker = make_worker(app, poll=0.05, policy=Policy(backoff_base=0.01, max_attempts=3))
     enqueue_texts(state, bot_id, [("42", "не дойдёт")])
 
     assert worker.drain(10)
@@ -196,7 +197,7 @@ def test_per_chat_order_kept_under_concurrency_and_retries(app: Flask, state: Pl
                                                            bot_id: int) -> None:
     # Faster per-chat limits than Telegram's 1 a second keep the test short; the order rule is the same.
     fake.set_limits(per_chat=(20, 1.0))
-    worker = Worker.for_app(app, poll=0.05, concurrency=8, policy=Policy(backoff_base=0.1, per_chat_rate=15))
+    worker = make_worker(app, poll=0.05, concurrency=8, policy=Policy(backoff_base=0.1, per_chat_rate=15))
     items = [(chat, f"{chat}-{n}") for n in range(20) for chat in ("42", "43", "44")]
     enqueue_texts(state, bot_id, items)
     worker.start_thread()
@@ -216,7 +217,7 @@ def test_per_chat_order_kept_under_concurrency_and_retries(app: Flask, state: Pl
 
 def test_commit_wakes_the_embedded_thread(state: PluginState, fake: FakeTelegram, bot_id: int,
                                           app: Flask) -> None:
-    worker = Worker.for_app(app, poll=60.0).start_thread()  # polls once a minute: only a wake-up is quick
+    worker = make_worker(app, poll=60.0).start_thread()  # polls once a minute: only a wake-up is quick
     try:
         assert wait_until(lambda: worker.pending() == 0, timeout=5)
         enqueue_texts(state, bot_id, [("42", "сразу")])
@@ -228,7 +229,7 @@ def test_commit_wakes_the_embedded_thread(state: PluginState, fake: FakeTelegram
 
 def test_inactive_bot_fails_with_a_reason(state: PluginState, fake: FakeTelegram, bot_id: int,
                                           worker: Worker) -> None:
-    from crm_plugin.models import Bot
+    from crm_plugin.core.models import Bot
 
     with state.db.session() as session:
         session.get(Bot, bot_id).active = False  # type: ignore[union-attr]
@@ -243,9 +244,9 @@ def test_inactive_bot_fails_with_a_reason(state: PluginState, fake: FakeTelegram
 
 def test_received_message_is_run_through_the_bot_and_answered(state: PluginState, fake: FakeTelegram, bot_id: int,
                                                               worker: Worker) -> None:
-    from crm_plugin.chat import Inbound, Sender, Start
+    from crm_plugin.core.chat import Inbound, Sender, Start
+    from crm_plugin.core.models import Direction
     from crm_plugin.delivery.outbox import log_inbound
-    from crm_plugin.models import Direction
 
     with state.db.session() as session:
         incoming = log_inbound(session, bot_id=bot_id, inbound=Inbound(Sender("900", "900", "Иван"), Start(), "1"))

@@ -9,11 +9,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from crm_plugin import PluginState, host
-from crm_plugin.chat import FileKindOut, MediaReply, OutFile
+from crm_plugin.core.chat import FileKindOut, MediaReply, OutFile
+from crm_plugin.core.models import FileCache, MessageStatus
 from crm_plugin.delivery.outbox import enqueue
-from crm_plugin.delivery.worker import Worker
 from crm_plugin.demo.seed import seed
-from crm_plugin.models import FileCache, MessageStatus
+from crm_plugin.extension import make_worker
 
 from .fakes.telegram import FakeTelegram
 from .test_demo_gateway import add_job
@@ -36,7 +36,7 @@ def test_file_is_uploaded_once_then_sent_by_platform_id(app: Flask, state: Plugi
             job_id, host.NewFile(host.FileKind.MEASUREMENT_SHEET, "замер.pdf", "application/pdf", SHEET), 1)
     bot_id = add_telegram_bot(app, state, fake.url)
     reply = MediaReply((OutFile(FileKindOut.DOCUMENT, file_id, "замер.pdf", "application/pdf"),), "Лист замера")
-    worker = Worker.for_app(app, poll=0.05)
+    worker = make_worker(app, poll=0.05)
     try:
         for chat in ("42", "43"):
             with state.db.session() as session:

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 
 from crm_plugin import PluginState
-from crm_plugin.delivery.worker import Worker
-from crm_plugin.models import MessageStatus
+from crm_plugin.core.models import MessageStatus
+from crm_plugin.extension import make_worker
 
 from .fakes.telegram import FakeTelegram
 from .worker_helpers import TOKEN, add_telegram_bot, enqueue_texts, rows, stop_process, wait_until, worker_process
@@ -51,7 +51,7 @@ def test_killed_worker_loses_nothing(app: Flask, state: PluginState, fake: FakeT
         fake.faults.clear()
 
     # A new worker takes the rows over once the dead one's 2 s leases lapse.
-    survivor = Worker.for_app(app, poll=0.1)
+    survivor = make_worker(app, poll=0.1)
     assert survivor.drain(30)
     survivor.stop()
 

@@ -13,16 +13,17 @@ from flask import Flask
 from sqlalchemy import select
 
 from crm_plugin import PluginState
-from crm_plugin.chat import TextReply
+from crm_plugin.core.chat import TextReply
+from crm_plugin.core.models import Bot, Message, Platform
 from crm_plugin.delivery.outbox import enqueue
-from crm_plugin.models import Bot, Message, Platform
+from tests.store_helpers import configure
 
 TOKEN = "123:abc"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def add_telegram_bot(app: Flask, state: PluginState, fake_url: str, token: str = TOKEN) -> int:
-    app.config["CRM_PLUGIN_TELEGRAM_API_URL"] = fake_url
+    configure(app, telegram_api_url=fake_url)
     with state.db.session() as session:
         bot = Bot(platform=Platform.TELEGRAM, name="Тест", credentials_encrypted=state.secrets.seal({"token": token}))
         session.add(bot)

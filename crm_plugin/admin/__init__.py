@@ -13,14 +13,14 @@ from collections.abc import Callable
 
 from flask import Flask
 from flask_admin import Admin, BaseView
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.orm import scoped_session
 
-from ..extension import PluginState
+from ..core.i18n import N_
+from ..core.state import PluginState
 from .access_view import AccessView
 from .bots import BotView
 from .dashboard import DashboardView
 from .employees import EmployeeView
-from ..i18n import N_
 from .i18n import lazy_t
 from .messages import MessageView
 from .timesheet import TimesheetView
@@ -46,11 +46,11 @@ VIEWS: dict[str, tuple[Callable[..., BaseView], str]] = {
 
 def register_admin(app: Flask, state: PluginState) -> Admin:
     admins: list[Admin] = app.extensions.get("admin", [])
-    admin = admins[0] if admins else Admin(app, name="CRM Bots", url=state.setting("URL_PREFIX") + "/admin",
+    admin = admins[0] if admins else Admin(app, name="CRM Bots", url=state.settings.prefix + "/admin",
                                            endpoint="crm_plugin_admin")
-    session = scoped_session(sessionmaker(bind=state.db.engine, expire_on_commit=False))
+    session = scoped_session(state.db.sessions)
     app.teardown_appcontext(lambda _exc: session.remove())
-    category = state.setting("ADMIN_CATEGORY")
+    category = state.settings.admin_category
     for entry in state.manifest.admin_menu:
         endpoint = entry.endpoint.split(".", 1)[0]
         if endpoint not in VIEWS:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..extension import PluginState
+from ..core.models import AccessGrant
+from ..core.state import PluginState
 from ..host import User
-from ..models import AccessGrant
 
 
 def can_manage(state: PluginState, user: User | None) -> bool:

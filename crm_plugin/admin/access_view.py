@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from wtforms import SelectField
 from wtforms.validators import ValidationError
 
-from ..extension import get_state
-from ..models import AccessGrant
+from ..core.models import AccessGrant
+from ..web.current import get_state
 from .base import PluginForm, PluginModelView, user_label
 from .i18n import lazy_t, t
 

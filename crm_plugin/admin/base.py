@@ -9,20 +9,39 @@ from flask import abort, current_app, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
-from flask_admin.form import SecureForm
+from flask_admin.form import BaseForm
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup
+from wtforms.csrf.core import CSRF
 
-from ..extension import get_state
 from ..host import User
+from ..web.current import get_state
+from ..web.readiness import refuse_unless_ready
 from .access import can_manage
 from .filters import company_tz
 from .i18n import t
 
 
-class PluginForm(SecureForm):
-    """Flask-Admin's session-CSRF form. ``hidden_tag`` makes Flask-Admin render this form's own token only:
-    without it, a host running Flask-WTF's CSRFProtect gets a second, foreign csrf_token input first in the
-    form, and every save fails its CSRF check."""
+class FlaskWtfCsrf(CSRF):
+    """Flask-WTF's own token (the one the host's global CSRFProtect checks), so the host exempts nothing.
+
+    Unlike FlaskForm's, it is checked even when the host sets WTF_CSRF_ENABLED = False: the plugin's
+    admin changes bots and access, and must not depend on the host's CSRF settings."""
+
+    def generate_csrf_token(self, csrf_token_field: Any) -> str:
+        return str(generate_csrf())
+
+    def validate_csrf_token(self, form: Any, field: Any) -> None:
+        validate_csrf(field.data)  # raises wtforms' ValidationError with Flask-WTF's reason
+
+
+class PluginForm(BaseForm):
+    """A Flask-Admin form carrying Flask-WTF's CSRF token. ``hidden_tag`` makes Flask-Admin render this
+    form's own hidden inputs only: one csrf_token input per form, never a second one from the host."""
+
+    class Meta:
+        csrf = True
+        csrf_class = FlaskWtfCsrf
 
     def hidden_tag(self) -> Markup:
         return Markup("").join(field() for field in self
@@ -34,7 +53,7 @@ class CsrfForm(PluginForm):
 
 
 def csrf_token() -> str:
-    return str(CsrfForm().csrf_token.current_token)
+    return str(generate_csrf())
 
 
 def csrf_ok() -> bool:
@@ -59,14 +78,20 @@ def user_label(user_id: int | None) -> str:
 
 
 class ProtectedView:
-    """Mixin: a user without plugin access gets 403 and no data (a stranger is sent to the CRM's login)."""
+    """Mixin: a user without plugin access gets 403 and no data (a stranger is sent to the CRM's login).
+    While the plugin's tables are missing or behind, its views answer the 503 page of the blueprint, and
+    the host's own admin pages keep working."""
 
     def is_accessible(self) -> bool:
         # Once per request: the menu asks every view, and on SQLite a second read transaction would wait
         # for the list page's own open one.
         if "crm_plugin_can_manage" not in g:
             state = get_state()
-            g.crm_plugin_can_manage = can_manage(state, state.gateway.current_user())
+            user = state.gateway.current_user()
+            if _ready():
+                g.crm_plugin_can_manage = can_manage(state, user)
+            else:  # no grants to read: any active CRM admin may see the tab and its 503 page
+                g.crm_plugin_can_manage = bool(user is not None and user.active and user.is_admin)
         return bool(g.crm_plugin_can_manage)
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
@@ -74,6 +99,12 @@ class ProtectedView:
         if login_view and get_state().gateway.current_user() is None:
             return redirect(url_for(login_view, next=request.full_path))
         abort(403)
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        refused = super()._handle_view(name, **kwargs)  # type: ignore[misc]
+        if refused is None and not _ready():
+            refused = refuse_unless_ready()
+        return refused
 
     @property
     def extra_css(self) -> list[str]:
@@ -95,13 +126,20 @@ class PluginBaseView(ProtectedView, BaseView):
     pass
 
 
+def _ready() -> bool:
+    """Whether the plugin's tables are there, asked once per request (a failed check costs a query)."""
+    if "crm_plugin_ready" not in g:
+        g.crm_plugin_ready = get_state().is_ready()
+    return bool(g.crm_plugin_ready)
+
+
 def local_time(view: Any, value: datetime, name: str) -> str:
     """Times in the company's zone, to the minute (stored in UTC)."""
     return value.astimezone(company_tz()).strftime("%d.%m.%Y %H:%M")
 
 
 class PluginModelView(ProtectedView, ModelView):
-    """A Flask-Admin model view over the plugin's own session (state.db), with Flask-Admin's CSRF token."""
+    """A Flask-Admin model view over the plugin's own session (state.db), with Flask-WTF's CSRF token."""
 
     form_base_class = PluginForm
     column_type_formatters = {**DEFAULT_FORMATTERS, datetime: local_time}

@@ -1,4 +1,7 @@
 """The bot form: the common fields plus each platform's secret fields (the page shows the chosen platform's).
+The platforms and their fields come from the channel classes (Channel.label, Channel.credential_fields), so
+``with_keys()`` builds the full form on first use: listing the platforms imports every channel module and its
+SDK, which importing the plugin must not do.
 
 Secret fields are password inputs: what an admin typed is never rendered back into a page. The form fills
 only the model's plain columns; the view seals the secrets itself.
@@ -6,17 +9,25 @@ only the model's plain columns; the view seals the secrets itself.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from ..bots import CREDENTIAL_FIELDS, PLATFORM_LABELS
-from ..models import Bot, Platform
+from ..channels import channels
+from ..channels.base import Channel
+from ..channels.registration import credential_fields
+from ..core.models import Bot, Platform
 from .base import PluginForm
 from .i18n import lazy_t
 
 MODEL_FIELDS = ("name", "platform_bot_id", "username", "active", "leads_enabled")
+
+
+def keyed_channels() -> list[type[Channel]]:
+    """The platforms an admin adds a bot for: those with keys to type (not the web chat, made by itself)."""
+    return [cls for cls in channels() if cls.credential_fields]
 
 
 def field_name(platform: Platform, key: str) -> str:
@@ -24,8 +35,9 @@ def field_name(platform: Platform, key: str) -> str:
 
 
 class BotForm(PluginForm):
-    platform = SelectField(lazy_t("Платформа"), default=Platform.TELEGRAM.value,
-                           choices=[(p.value, lazy_t(PLATFORM_LABELS[p])) for p in CREDENTIAL_FIELDS])
+    """The common fields; the pages use ``with_keys()``, which adds the platforms and their key inputs."""
+
+    platform = SelectField(lazy_t("Платформа"), default=Platform.TELEGRAM.value, choices=[])  # see with_keys()
     name = StringField(lazy_t("Название"), validators=[Optional(), Length(max=200)],
                        description=lazy_t("Пусто: имя бота на платформе"))
     platform_bot_id = StringField(lazy_t("ID бота"), render_kw={"readonly": True},
@@ -37,10 +49,10 @@ class BotForm(PluginForm):
 
     def credentials(self, platform: Platform) -> dict[str, str]:
         return {f.key: (self[field_name(platform, f.key)].data or "").strip()
-                for f in CREDENTIAL_FIELDS.get(platform, ())}
+                for f in credential_fields(platform)}
 
     def credential_fields(self, platform: Platform) -> list[Any]:
-        return [self[field_name(platform, f.key)] for f in CREDENTIAL_FIELDS.get(platform, ())]
+        return [self[field_name(platform, f.key)] for f in credential_fields(platform)]
 
     def populate_obj(self, obj: Bot) -> None:
         for name in MODEL_FIELDS:
@@ -48,9 +60,21 @@ class BotForm(PluginForm):
                 self[name].populate_obj(obj, name)
 
 
-for _platform, _fields in CREDENTIAL_FIELDS.items():
-    for _field in _fields:
-        _kind = PasswordField if _field.secret else StringField
-        setattr(BotForm, field_name(_platform, _field.key), _kind(
-            lazy_t(_field.label), validators=[Optional()], description=lazy_t(_field.hint),
-            render_kw={"autocomplete": "off", "data-platform": _platform.value, "data-credential": "1"}))
+@functools.cache
+def with_keys() -> type[BotForm]:
+    """BotForm with the platform choices and one input per credential field of every keyed platform."""
+    keyed = keyed_channels()
+    choices = [(cls.platform.value, lazy_t(cls.label)) for cls in keyed]
+
+    class BotFormWithKeys(BotForm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.platform.choices = choices
+
+    for channel in keyed:
+        for field in channel.credential_fields:
+            kind = PasswordField if field.secret else StringField
+            setattr(BotFormWithKeys, field_name(channel.platform, field.key), kind(
+                lazy_t(field.label), validators=[Optional()], description=lazy_t(field.hint),
+                render_kw={"autocomplete": "off", "data-platform": channel.platform.value, "data-credential": "1"}))
+    return BotFormWithKeys

@@ -8,23 +8,25 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.helpers import get_form_data
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from .. import bots as service
+from ..channels import platform_label
+from ..channels import registration as service
 from ..channels.base import CredentialsError
-from ..extension import get_state
-from ..models import Bot, Platform
+from ..core.models import Bot, Platform
+from ..web.current import get_state
 from .base import PluginModelView, csrf_ok
-from .bot_form import BotForm
+from .bot_form import BotForm, keyed_channels, with_keys
 from .i18n import lazy_t, t
 
 log = logging.getLogger(__name__)
 
 
 def _platform(view: Any, context: Any, model: Bot, name: str) -> str:
-    return t(service.PLATFORM_LABELS.get(model.platform, model.platform.value))
+    return t(platform_label(model.platform))
 
 
 def _webhook(view: Any, context: Any, model: Bot, name: str) -> Markup:
@@ -49,28 +51,32 @@ class BotView(PluginModelView):
     column_formatters = {"platform": _platform, "webhook_url": _webhook}
     column_sortable_list = ("name", "active")
     column_default_sort = ("id", False)
-    form = BotForm
+    form = BotForm  # what Flask-Admin inspects at start-up; pages use with_keys(), built on first use
     create_template = edit_template = "crm_plugin/admin/bot_form.html"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(Bot, *args, **kwargs)
 
     def render(self, template: str, **kwargs: Any) -> str:
-        kwargs.setdefault("credential_fields", service.CREDENTIAL_FIELDS)
-        kwargs.setdefault("platform_labels", service.PLATFORM_LABELS)
+        if template == self.edit_template:  # the form page: every keyed platform's inputs
+            kwargs.setdefault("keyed_channels", keyed_channels())
+            kwargs.setdefault("label_of", platform_label)
         return super().render(template, **kwargs)
 
     # --- the form ----------------------------------------------------------------------------------------
+    def create_form(self, obj: Bot | None = None) -> Any:
+        return with_keys()(get_form_data(), obj=obj)
+
     def edit_form(self, obj: Bot | None = None) -> Any:
-        form = super().edit_form(obj)
+        form = with_keys()(get_form_data(), obj=obj)
         del form.platform  # a bot's platform is fixed: its id and links belong to it
         if obj is not None and obj.credentials_encrypted:
             try:
-                shown = dict(zip([f.key for f in service.CREDENTIAL_FIELDS.get(obj.platform, ())],
+                shown = dict(zip([f.key for f in service.credential_fields(obj.platform)],
                                  (value for _, value in service.masked_credentials(get_state(), obj))))
             except CredentialsError:
                 shown = {}
-            for field in service.CREDENTIAL_FIELDS.get(obj.platform, ()):
+            for field in service.credential_fields(obj.platform):
                 widget = form[f"{obj.platform.value}_{field.key}"]
                 widget.render_kw = {**(widget.render_kw or {}), "placeholder": shown.get(field.key, "")}
                 widget.description = t("Пусто: оставить сохранённое")
@@ -122,7 +128,7 @@ class BotView(PluginModelView):
         platform_value = bot.platform.value if bot is not None else request.form.get("platform", "")
         try:
             platform = Platform(platform_value)
-            form = BotForm(request.form, meta={"csrf": False})
+            form = with_keys()(request.form, meta={"csrf": False})
             typed = form.credentials(platform)
             if bot is not None:
                 stored = state.secrets.open(bot.credentials_encrypted)
@@ -151,7 +157,7 @@ class BotView(PluginModelView):
             error = str(exc)
         return self.render("crm_plugin/admin/bot_info.html", bot=bot, info=info, error=error, masked=masked,
                            expected_url=service.public_webhook_url(state, bot),
-                           platform_label=t(service.PLATFORM_LABELS.get(bot.platform, bot.platform.value)))
+                           platform_label=t(platform_label(bot.platform)))
 
     @expose("/info/webhook/", methods=("POST",))
     def set_webhook_view(self) -> Response:

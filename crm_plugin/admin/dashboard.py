@@ -9,9 +9,9 @@ from typing import Any
 from flask_admin import expose
 from sqlalchemy import func, select
 
-from ..bots import PLATFORM_LABELS
-from ..extension import get_state
-from ..models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus
+from ..channels import platform_label
+from ..core.models import Bot, Direction, EmployeeLink, LinkStatus, Message, MessageStatus
+from ..web.current import get_state
 from .base import PluginBaseView
 from .filters import company_tz
 
@@ -37,9 +37,10 @@ class DashboardView(PluginBaseView):
             failures = session.scalars(failed.order_by(Message.id.desc()).limit(LATEST_FAILURES)).all()
             queued = session.scalar(select(func.count()).select_from(Message)
                                     .where(Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING))))
+        labels = {bot.platform: platform_label(bot.platform) for bot in bots}  # imports only the platforms in use
         return self.render(
             "crm_plugin/admin/dashboard.html", bots=bots, links=links, LinkStatus=LinkStatus,
             incoming_today=today.get(Direction.IN, 0), outgoing_today=today.get(Direction.OUT, 0),
             failures_count=failures_count or 0, failures=failures, queued=queued or 0,
-            bot_names={bot.id: str(bot) for bot in bots}, platform_labels=PLATFORM_LABELS,
-            version=state.manifest.version, polling=not state.setting("PUBLIC_URL"))
+            bot_names={bot.id: str(bot) for bot in bots}, platform_labels=labels,
+            version=state.manifest.version, polling=not state.settings.public_url)

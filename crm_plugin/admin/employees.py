@@ -16,10 +16,10 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from ..bot import binding
-from ..bots import PLATFORM_LABELS
-from ..extension import get_state
+from ..channels import channel_class, platform_label
+from ..core.models import BindingRequest, Bot, EmployeeLink, LinkStatus, utcnow
 from ..host import Role
-from ..models import BindingRequest, Bot, EmployeeLink, LinkStatus, utcnow
+from ..web.current import get_state
 from .base import PluginForm, PluginModelView, crm_user, csrf_ok, user_label
 from .filters import EnumChoiceFilter, IntChoiceFilter, LazyOptions, named
 from .i18n import lazy_t, t
@@ -52,7 +52,7 @@ def _employee(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
 
 
 def _platform(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
-    return t(PLATFORM_LABELS.get(link.bot.platform, link.bot.platform.value))
+    return t(platform_label(link.bot.platform))
 
 
 def _user_id(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
@@ -168,8 +168,9 @@ class EmployeeView(PluginModelView):
         if not csrf_ok():
             flash(t("Форма устарела: обновите страницу"), "error")
         else:
+            state = get_state()
             link = binding.approve_binding(self.session, int(request.form.get("request_id", 0)),
-                                           settings=get_state().config)
+                                           gateway=state.gateway, settings=state.settings)
             self.session.commit()
             if link is None:
                 flash(t("Запрос уже закрыт или сотрудник заблокирован"), "warning")
@@ -215,7 +216,7 @@ class EmployeeView(PluginModelView):
             token = binding.make_invite(self.session, bot, form.crm_user_id.data, timedelta(days=form.days.data))
             self._ensure_link(bot, form.crm_user_id.data)
             self.session.commit()
-            link = binding.invite_link(bot, token)
+            link = channel_class(bot.platform).deep_link(bot, token)
         return self.render("crm_plugin/admin/invite.html", form=form, token=token, invite_url=link)
 
     def _ensure_link(self, bot: Bot, crm_user_id: int) -> None:

@@ -12,13 +12,12 @@ from zoneinfo import ZoneInfo
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.filters import BaseDateBetweenFilter
 
-from ..bot.context import company_tz as _company_tz
-from ..extension import get_state
+from ..web.current import get_state
 from .i18n import lazy_t
 
 
 def company_tz() -> ZoneInfo:
-    return _company_tz(get_state().config)
+    return get_state().settings.tz
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.models import Direction, LinkStatus, MessageStatus
 from ..host import Role
-from ..models import Direction, LinkStatus, MessageStatus
 from .i18n import lazy_t
 
 CRM_INACTIVE = "crm_inactive"  # not stored: the CRM says the employee is gone or deactivated

@@ -13,8 +13,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from ..core.models import Bot, Direction, EmployeeLink, Message, MessageStatus
 from ..delivery.outbox import resend
-from ..models import Bot, Direction, EmployeeLink, Message, MessageStatus
 from .base import PluginModelView, csrf_ok, csrf_token, user_label
 from .filters import EnumChoiceFilter, IntChoiceFilter, LazyOptions, PeriodFilter, named
 from .i18n import lazy_t, t

@@ -11,7 +11,7 @@ from flask import Response, request
 from flask_admin import expose
 
 from ..bot.timesheet import TimesheetRow, timesheet
-from ..extension import get_state
+from ..web.current import get_state
 from .base import PluginBaseView, user_label
 from .filters import company_tz
 from .i18n import t

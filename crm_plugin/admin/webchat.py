@@ -15,9 +15,9 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..extension import get_state
+from ..core.models import Direction, Message, MessageStatus
 from ..host import Role
-from ..models import Direction, Message, MessageStatus
+from ..web.current import get_state
 from .base import PluginBaseView
 
 HISTORY = 100  # rows shown when the page opens a conversation

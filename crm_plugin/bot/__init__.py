@@ -6,8 +6,8 @@ functions re-exported here.
 
 from __future__ import annotations
 
-from .binding import approve_binding, invite_link, make_invite
+from .binding import approve_binding, make_invite
 from .pipeline import dispatcher, handle
 from .timesheet import TimesheetRow, timesheet
 
-__all__ = ["TimesheetRow", "approve_binding", "dispatcher", "handle", "invite_link", "make_invite", "timesheet"]
+__all__ = ["TimesheetRow", "approve_binding", "dispatcher", "handle", "make_invite", "timesheet"]

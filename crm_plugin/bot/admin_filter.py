@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..chat import Button
 from ..host import Role, User
 from . import labels
 from .context import Context
 from .jobs import PAGE_SIZE, WORKER_KEY, WORKER_NAME_KEY
 from .menu import show_menu, stale_button
-from .router import Router, payload_int, payload_parts
+from .payloads import ALL_WORKERS, Menu, PickWorker, WorkerFilter, WorkerPage, button
+from .router import Router
 
 router = Router("admin_filter")
 
@@ -26,13 +26,13 @@ def show_workers(ctx: Context, page: int) -> None:
     workers = field_workers(ctx)
     pages = max(1, -(-len(workers) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    rows = [[Button.action(u.full_name[:40], f"who:{u.id}")] for u in workers[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]]
+    rows = [[button(u.full_name[:40], PickWorker(u.id))] for u in workers[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]]
     if pages > 1:
-        nav = [Button.action("◀", f"who:p:{page - 1}")] if page > 0 else []
-        nav.append(Button.action(f"{page + 1}/{pages}", f"who:p:{page}"))
-        nav += [Button.action("▶", f"who:p:{page + 1}")] if page < pages - 1 else []
+        nav = [button("◀", WorkerPage(page - 1))] if page > 0 else []
+        nav.append(button(f"{page + 1}/{pages}", WorkerPage(page)))
+        nav += [button("▶", WorkerPage(page + 1))] if page < pages - 1 else []
         rows.append(nav)
-    rows.append([Button.action(t(labels.ALL_WORKERS), "who:0"), Button.action(t(labels.MENU), "menu")])
+    rows.append([button(t(labels.ALL_WORKERS), PickWorker(ALL_WORKERS)), button(t(labels.MENU), Menu())])
     current = ctx.data.get(WORKER_NAME_KEY) or t(labels.ALL_WORKERS)
     ctx.say(t("Whose jobs to show? Now: %(current)s.", current=current), rows)
 
@@ -44,27 +44,25 @@ def _admin_only(ctx: Context) -> bool:
     return False
 
 
-@router.button("who")
+@router.button(WorkerFilter)
 @router.text(labels.WORKER_FILTER)
 def on_filter(ctx: Context) -> None:
     if _admin_only(ctx):
         show_workers(ctx, 0)
 
 
-@router.button("who:")
+@router.button(WorkerPage)
+def on_filter_page(ctx: Context) -> None:
+    if _admin_only(ctx):
+        show_workers(ctx, ctx.payload(WorkerPage).page)
+
+
+@router.button(PickWorker)
 def on_filter_choice(ctx: Context) -> None:
     if not _admin_only(ctx):
         return
-    paged = payload_parts(ctx.event, 2)
-    if paged is not None and paged[0] == "p" and payload_int(paged[1]) is not None:
-        show_workers(ctx, int(paged[1]))
-        return
-    parts = payload_parts(ctx.event, 1)
-    worker_id = payload_int(parts[0]) if parts else None
-    if worker_id is None:
-        stale_button(ctx)
-        return
-    if worker_id == 0:
+    worker_id = ctx.payload(PickWorker).user_id
+    if worker_id == ALL_WORKERS:
         ctx.update_data(**{WORKER_KEY: None, WORKER_NAME_KEY: None})
         show_menu(ctx, ctx.t("Showing the jobs of all workers."))
         return

@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..chat import Button, Location
-from ..models import Attendance
+from ..core.chat import Button, Location
+from ..core.models import Attendance
 from . import labels
 from .context import Context
 from .menu import show_menu
+from .payloads import AttendanceMenu, ClockIn, ClockOut, Menu, SkipLocation, button
 from .router import Router
 
 router = Router("attendance")
@@ -32,21 +33,21 @@ def _when(ctx: Context, moment: datetime) -> str:
 
 
 def _location_buttons(ctx: Context) -> list[list[Button]]:
-    return [[Button.share_location(ctx.t(labels.SHARE_LOCATION))], [Button.action(ctx.t(labels.SKIP), "att:skip")]]
+    return [[Button.share_location(ctx.t(labels.SHARE_LOCATION))], [button(ctx.t(labels.SKIP), SkipLocation())]]
 
 
-@router.button("att")
+@router.button(AttendanceMenu)
 @router.text(labels.ATTENDANCE)
 def on_attendance(ctx: Context) -> None:
     t = ctx.t
     shift = open_shift(ctx.session, ctx.employee.id)
     status = (t("You clocked in at %(time)s.", time=_when(ctx, shift.started_at)) if shift
               else t("You are not clocked in."))
-    ctx.say(status, [[Button.action(t(labels.ARRIVED), "att:in"), Button.action(t(labels.LEFT), "att:out")],
-                     [Button.action(t(labels.MENU), "menu")]])
+    ctx.say(status, [[button(t(labels.ARRIVED), ClockIn()), button(t(labels.LEFT), ClockOut())],
+                     [button(t(labels.MENU), Menu())]])
 
 
-@router.button("att:in")
+@router.button(ClockIn)
 @router.text(labels.ARRIVED)
 def on_clock_in(ctx: Context) -> None:
     t = ctx.t
@@ -54,7 +55,7 @@ def on_clock_in(ctx: Context) -> None:
     if shift is not None:
         ctx.say(t("You already clocked in at %(time)s and have not clocked out. Tap “%(left)s” first.",
                   time=_when(ctx, shift.started_at), left=t(labels.LEFT)),
-                [[Button.action(t(labels.LEFT), "att:out")]])
+                [[button(t(labels.LEFT), ClockOut())]])
         return
     shift = Attendance(crm_user_id=ctx.employee.id, bot_id=ctx.turn.bot.id, started_at=ctx.now)
     ctx.session.add(shift)
@@ -64,14 +65,14 @@ def on_clock_in(ctx: Context) -> None:
               time=_when(ctx, ctx.now)), _location_buttons(ctx))
 
 
-@router.button("att:out")
+@router.button(ClockOut)
 @router.text(labels.LEFT)
 def on_clock_out(ctx: Context) -> None:
     t = ctx.t
     shift = open_shift(ctx.session, ctx.employee.id)
     if shift is None:
         ctx.say(t("You have not clocked in, so there is nothing to clock out of. Tap “%(arrived)s” when you "
-                  "start work.", arrived=t(labels.ARRIVED)), [[Button.action(t(labels.ARRIVED), "att:in")]])
+                  "start work.", arrived=t(labels.ARRIVED)), [[button(t(labels.ARRIVED), ClockIn())]])
         return
     shift.ended_at = ctx.now
     minutes = int((ctx.now - shift.started_at).total_seconds() // 60)
@@ -97,7 +98,7 @@ def on_location(ctx: Context) -> None:
     show_menu(ctx, ctx.t("Location recorded."))
 
 
-@router.button("att:skip")
+@router.button(SkipLocation)
 @router.text(labels.SKIP)
 def on_skip(ctx: Context) -> None:
     ctx.clear_state()

@@ -7,13 +7,14 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from ..chat import REQUEST_CONTACT_FALLBACK, Button, Contact, Start, Text
+from ..core.chat import Button, Contact, Start, Text
 from ..host import User
 from ..phones import format_phone, normalise_phone
 from . import binding, labels
 from .binding import CodeCheck, InviteProblem
 from .context import Context
 from .menu import show_menu
+from .payloads import ShareContactFallback
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def on_identity(ctx: Context) -> None:
     if binding.is_blocked(ctx.session, ctx.turn.bot.id, user.id):
         ctx.say(t("Your access to the bot has been blocked by an administrator."))
         return
-    if ctx.turn.settings.get("CRM_PLUGIN_TRUST_TYPED_IDENTITY"):
+    if ctx.turn.settings.trust_typed_identity:
         complete_binding(ctx, user)
         return
     if binding.codes_sent_recently(ctx.session, user.id, ctx.now) >= binding.MAX_CODES_PER_IDENTITY_HOUR:
@@ -167,7 +168,7 @@ def on_identity(ctx: Context) -> None:
               "confirm your account instead.", name=user.full_name))
 
 
-@router.button(REQUEST_CONTACT_FALLBACK)
+@router.button(ShareContactFallback)
 def on_share_phone_unavailable(ctx: Context) -> None:
     # VK has no "share my phone" button: its stand-in asks for the phone typed instead.
     ctx.say(ctx.t("This messenger cannot share your number with a tap. Type your phone number, login or email "

@@ -12,16 +12,16 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..chat import Sender
-from ..i18n import normalise_language
-from ..models import Bot, BindingRequest, ChatState, EmployeeLink, Invite, LinkStatus, Platform, utcnow
+from ..core.chat import Sender
+from ..core.i18n import normalise_language
+from ..core.models import BindingRequest, Bot, ChatState, EmployeeLink, Invite, LinkStatus, utcnow
+from ..core.settings import Settings
+from ..host import CrmGateway
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +47,6 @@ def make_invite(session: Session, bot: Bot, crm_user_id: int, ttl: timedelta = I
                        expires_at=now + ttl, created_at=now))
     session.flush()
     return token
-
-
-def invite_link(bot: Bot, token: str) -> str | None:
-    """The deep link that opens the bot with the token; None on platforms without deep links (Slack, web)."""
-    if bot.platform is Platform.TELEGRAM:
-        return f"https://t.me/{(bot.username or '').lstrip('@')}?start={token}"
-    if bot.platform is Platform.VK:
-        club = (bot.platform_bot_id or bot.username or "").removeprefix("club").lstrip("-")
-        return f"https://vk.me/club{club}?ref={token}"
-    if bot.platform is Platform.VIBER:
-        return f"viber://pa?chatURI={bot.username or ''}&context={token}"
-    return None
 
 
 class InviteProblem(str, enum.Enum):
@@ -189,19 +177,21 @@ def check_code(session: Session, request_id: int | None, sender: Sender, code: s
     return CodeCheck.WRONG, request
 
 
-def approve_binding(session: Session, request_id: int, *, now: datetime | None = None,
-                    settings: Mapping[str, Any] | None = None) -> EmployeeLink | None:
+def approve_binding(session: Session, request_id: int, *, gateway: CrmGateway, settings: Settings,
+                    now: datetime | None = None) -> EmployeeLink | None:
     """An admin approves a typed-identity request: the account is bound and told so.
 
-    Returns the binding, or None when the request is closed or the employee is blocked on that bot.
+    Returns the binding, or None when the request is closed, the employee is no longer active in the CRM, or
+    blocked on that bot.
     """
-    from .notify import send_menu_invitation  # the reply texts live with the bot's other texts
+    from .recipients import send_menu_invitation  # the reply texts live with the bot's other texts
 
     now = now or utcnow()
     request = session.get(BindingRequest, request_id, with_for_update=True)
     if request is None or request.closed_at is not None:
         return None
-    if not _active_in_crm(request.crm_user_id):
+    user = gateway.get_user(request.crm_user_id)
+    if user is None or not user.active:
         return None
     request.approved_at = now
     sender = Sender(user_id=request.platform_user_id, chat_id=request.chat_id)
@@ -212,23 +202,5 @@ def approve_binding(session: Session, request_id: int, *, now: datetime | None =
     chat = session.get(ChatState, (request.bot_id, request.chat_id))
     if chat is not None:
         chat.state, chat.data = "", {k: v for k, v in (chat.data or {}).items() if k.startswith("_")}
-    send_menu_invitation(session, link, settings or _app_settings())
+    send_menu_invitation(session, link, settings)
     return link
-
-
-def _active_in_crm(crm_user_id: int) -> bool:
-    """Checked through the app's gateway when there is an app (the admin's request); the bot checks it again
-    at every message anyway."""
-    from flask import current_app, has_app_context
-
-    state = current_app.extensions.get("crm_plugin") if has_app_context() else None
-    if state is None:
-        return True
-    user = state.gateway.get_user(crm_user_id)
-    return user is not None and user.active
-
-
-def _app_settings() -> Mapping[str, Any]:
-    from flask import current_app, has_app_context
-
-    return current_app.config if has_app_context() else {}

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ..chat import Button, LocationReply
+from ..core.chat import Button, LocationReply
+from ..core.i18n import N_
 from ..host import Job, JobKind, JobStatus
-from ..i18n import N_
 from ..phones import normalise_phone
 from . import labels
 from .access import can_take, can_work_on, is_done
 from .context import Context
+from .payloads import (
+    JobList,
+    MarkDone,
+    MeasurementFiles,
+    Menu,
+    SendInstallationPhotos,
+    SendObjectPhotos,
+    SendSheet,
+    TakeJob,
+    button,
+)
 
 LINE_LIMIT = 40  # VK cuts button labels at 40 characters
 
@@ -94,28 +105,28 @@ def card_text(ctx: Context, job: Job) -> str:
     return "\n".join(lines)
 
 
-def card_buttons(ctx: Context, job: Job, back: str | None = None) -> list[list[Button]]:
+def card_buttons(ctx: Context, job: Job, back: JobList | None = None) -> list[list[Button]]:
     t, employee = ctx.t, ctx.employee
     rows = [[Button.link(t(labels.YANDEX_MAPS), yandex_url(job)), Button.link(t(labels.OSM), osm_url(job))]]
     if can_take(employee, job) and job.assignee_id is None:
-        rows.append([Button.action(t(labels.TAKE), f"take:{job.id}")])
+        rows.append([button(t(labels.TAKE), TakeJob(job.id))])
     elif can_work_on(employee, job):
         if job.kind is JobKind.MEASUREMENT:
-            rows.append([Button.action(t(labels.SEND_OBJECT_PHOTOS), f"photos:{job.id}")])
-            rows.append([Button.action(t(labels.SEND_SHEET), f"sheet:{job.id}")])
+            rows.append([button(t(labels.SEND_OBJECT_PHOTOS), SendObjectPhotos(job.id))])
+            rows.append([button(t(labels.SEND_SHEET), SendSheet(job.id))])
             if not is_done(job):
-                rows.append([Button.action(t(labels.MEASUREMENT_DONE), f"done:{job.id}")])
+                rows.append([button(t(labels.MEASUREMENT_DONE), MarkDone(job.id))])
         else:
-            rows.append([Button.action(t(labels.SHEET_AND_PHOTOS), f"files:{job.id}")])
-            rows.append([Button.action(t(labels.INSTALLATION_PHOTOS), f"iphotos:{job.id}")])
+            rows.append([button(t(labels.SHEET_AND_PHOTOS), MeasurementFiles(job.id))])
+            rows.append([button(t(labels.INSTALLATION_PHOTOS), SendInstallationPhotos(job.id))])
             if not is_done(job):
-                rows.append([Button.action(t(labels.INSTALLATION_DONE), f"done:{job.id}")])
-    nav = [Button.action(t(labels.BACK_TO_LIST), back)] if back else []
-    rows.append([*nav, Button.action(t(labels.MENU), "menu")])
+                rows.append([button(t(labels.INSTALLATION_DONE), MarkDone(job.id))])
+    nav = [button(t(labels.BACK_TO_LIST), back)] if back else []
+    rows.append([*nav, button(t(labels.MENU), Menu())])
     return rows
 
 
-def show_card(ctx: Context, job: Job, back: str | None = None, intro: str | None = None) -> None:
+def show_card(ctx: Context, job: Job, back: JobList | None = None, intro: str | None = None) -> None:
     text = card_text(ctx, job)
     ctx.say(f"{intro}\n\n{text}" if intro else text, card_buttons(ctx, job, back))
     if job.latitude is not None and job.longitude is not None:

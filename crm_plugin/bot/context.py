@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..chat import Button, Event, Reply, Sender, TextReply
+from ..core.chat import Button, Event, Reply, Sender, TextReply
+from ..core.i18n import pick_language, translator
+from ..core.models import ChatState, EmployeeLink
 from ..host import CrmGateway, User
-from ..i18n import pick_language, translator
-from ..models import ChatState, EmployeeLink
 from .access import Employee
+from .payloads import Payload, payload_of
 from .turn import Turn
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 KEEP_PREFIX = "_"  # chat data keys that outlive a change of state (rate-limit counters)
 
-
-def company_tz(settings: Mapping[str, Any]) -> ZoneInfo:
-    return ZoneInfo(settings.get("CRM_PLUGIN_TIMEZONE") or DEFAULT_TIMEZONE)
+P = TypeVar("P", bound=Payload)
 
 
 def load_chat_state(session: Session, bot_id: int, chat_id: str) -> ChatState:
@@ -47,7 +46,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.lang = pick_language(self.link.language if self.link else None, self.sender.language,
-                                  self.turn.settings)
+                                  self.turn.settings.language)
         self.t = translator(self.lang)
 
     # who and what
@@ -55,6 +54,13 @@ class Context:
     @property
     def event(self) -> Event:
         return self.turn.inbound.event
+
+    def payload(self, kind: type[P]) -> P:
+        """The pressed button's payload, for a handler routed by ``router.button(kind)``."""
+        payload = payload_of(self.event)
+        if not isinstance(payload, kind):  # a handler reached by another route: a bug, not a forged button
+            raise TypeError(f"expected a {kind.__name__} button, got {self.event!r}")
+        return payload
 
     @property
     def sender(self) -> Sender:
@@ -91,7 +97,7 @@ class Context:
 
     @property
     def tz(self) -> ZoneInfo:
-        return company_tz(self.turn.settings)
+        return self.turn.settings.tz
 
     @property
     def today(self) -> date:

@@ -10,12 +10,24 @@ An admin sees every worker's jobs, or one worker's when a filter is set.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from ..host import CrmGateway, Job, JobKind, JobQuery, JobStatus
 from .access import TAKEABLE_STATUSES, Employee, can_view
 
 DONE_DAYS = 40
+
+
+class Period(StrEnum):
+    """Which list; the values travel in button payloads ("list:me:today:0")."""
+
+    NEW = "new"
+    TODAY = "today"
+    TOMORROW = "tomorrow"
+    UPCOMING = "upcoming"
+    DONE = "done"
+
 OPEN = frozenset({JobStatus.NEW, JobStatus.SCHEDULED})
 NOT_CANCELLED = frozenset(set(JobStatus) - {JobStatus.CANCELLED})
 DONE_OF_KIND = {JobKind.MEASUREMENT: frozenset({JobStatus.MEASURED}),
@@ -27,23 +39,23 @@ def midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc)
 
 
-def fetch(gateway: CrmGateway, employee: Employee, kind: JobKind, period: str, today: date, tz: ZoneInfo,
+def fetch(gateway: CrmGateway, employee: Employee, kind: JobKind, period: Period, today: date, tz: ZoneInfo,
           worker_id: int | None = None) -> list[Job]:
     everyone = employee.is_admin and worker_id is None
     assignee = worker_id if employee.is_admin else employee.id
     mine = JobQuery(kind=kind, assignee_id=None if everyone else assignee)
-    if period == "new":
+    if period is Period.NEW:
         jobs = gateway.list_jobs(_with(mine, statuses=frozenset({JobStatus.NEW})))
         if kind is JobKind.MEASUREMENT and (everyone or not employee.is_admin):
             free = gateway.list_jobs(JobQuery(kind=kind, unassigned_only=True, statuses=TAKEABLE_STATUSES))
             jobs = _merge(jobs, free)
-    elif period in ("today", "tomorrow"):
-        day = today + timedelta(days=0 if period == "today" else 1)
+    elif period in (Period.TODAY, Period.TOMORROW):
+        day = today + timedelta(days=0 if period is Period.TODAY else 1)
         jobs = gateway.list_jobs(_with(mine, scheduled_from=midnight(day, tz),
                                        scheduled_to=midnight(day + timedelta(days=1), tz), statuses=NOT_CANCELLED))
-    elif period == "upcoming":
+    elif period is Period.UPCOMING:
         jobs = gateway.list_jobs(_with(mine, scheduled_from=midnight(today, tz), statuses=OPEN))
-    elif period == "done":
+    elif period is Period.DONE:
         jobs = gateway.list_jobs(_with(mine, scheduled_from=midnight(today - timedelta(days=DONE_DAYS), tz),
                                        statuses=DONE_OF_KIND[kind]))
     else:

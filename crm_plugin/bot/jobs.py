@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable
 
-from ..chat import Button, TextReply
+from ..core.chat import TextReply
+from ..core.i18n import translator
 from ..host import CrmGateway, Job, JobKind, Role
-from ..i18n import translator
 from . import labels
 from .access import can_take, can_view, can_work_on
 from .cards import list_line, show_card
 from .context import Context
-from .joblists import fetch
+from .joblists import Period, fetch
 from .menu import KIND_KEY, current_kind, show_menu, stale_button
-from .notify import bound_links, language_of, send_to_link
-from .router import Router, payload_int, payload_parts
+from .payloads import JobAction, JobList, Menu, OpenJob, TakeJob, button, unpack
+from .recipients import bound_links, language_of, send_to_link
+from .router import Router
 
 log = logging.getLogger(__name__)
 Translate = Callable[..., str]
@@ -24,76 +24,70 @@ Translate = Callable[..., str]
 router = Router("jobs")
 
 PAGE_SIZE = 8
-BACK_KEY = "_back"  # chat data: the list page a card's "back" button returns to
+BACK_KEY = "_back"  # chat data: the packed JobList a card's "back" button returns to
 WORKER_KEY = "_worker"  # chat data: an admin's filter by worker (kept across states)
 WORKER_NAME_KEY = "_worker_name"
 
 
-def load_job(ctx: Context, raw_id: str | None, *, work: bool = False) -> Job | None:
-    """The job of a payload if this employee may see it (``work``: change it); otherwise a plain refusal.
-
-    Unknown ids and other people's jobs get the same answer.
-    """
-    job_id = payload_int(raw_id or "")
-    job = ctx.gateway.get_job(job_id) if job_id is not None else None
+def job_from_payload(ctx: Context, *, work: bool = False) -> Job | None:
+    """The job of the pressed JobAction button if this employee may see it (``work``: change it); otherwise a
+    plain refusal. Unknown ids and other people's jobs get the same answer."""
+    job_id = ctx.payload(JobAction).job_id
+    job = ctx.gateway.get_job(job_id)
     allowed = job is not None and (can_work_on(ctx.employee, job) if work else can_view(ctx.employee, job))
     if not allowed:
-        log.warning("bot %s: CRM user %s refused job payload %r", ctx.turn.bot.id, ctx.employee.id, raw_id)
+        log.warning("bot %s: CRM user %s refused job %s", ctx.turn.bot.id, ctx.employee.id, job_id)
         show_menu(ctx, ctx.t("This job is not available to you."))
         return None
     return job
 
 
-def job_from_payload(ctx: Context, *, work: bool = False) -> Job | None:
-    """The job named by a one-field button payload (``job:42``), checked as load_job checks it."""
-    parts = payload_parts(ctx.event, 1)
-    return load_job(ctx, parts[0] if parts else None, work=work)
+def back_to_list(ctx: Context) -> JobList | None:
+    """The list page the person last looked at, for a card's "back" button."""
+    back = unpack(ctx.data.get(BACK_KEY))
+    return back if isinstance(back, JobList) else None
 
 
-def show_list(ctx: Context, kind: JobKind, period: str, page: int) -> None:
+def show_list(ctx: Context, kind: JobKind, period: Period, page: int) -> None:
     t = ctx.t
     worker_id = ctx.data.get(WORKER_KEY) if ctx.employee.is_admin else None
     jobs = fetch(ctx.gateway, ctx.employee, kind, period, ctx.today, ctx.tz, worker_id)
-    code = labels.KIND_CODES[kind]
     pages = max(1, -(-len(jobs) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = jobs[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-    here = f"list:{code}:{period}:{page}"
-    ctx.update_data(**{BACK_KEY: here, KIND_KEY: code})
+    here = JobList(kind, period, page)
+    ctx.update_data(**{BACK_KEY: here.pack(), KIND_KEY: labels.KIND_CODES[kind]})
     kind_name = t("measurements") if kind is JobKind.MEASUREMENT else t("installations")
     title = f"{t(labels.PERIOD_LABELS[period])} · {kind_name}"
     if worker_id:
         title += " · " + (ctx.data.get(WORKER_NAME_KEY) or str(worker_id))
     if not jobs:
-        ctx.say(t("%(title)s: nothing here.", title=title), [[Button.action(t(labels.MENU), "menu")]])
+        ctx.say(t("%(title)s: nothing here.", title=title), [[button(t(labels.MENU), Menu())]])
         return
-    with_date = period not in ("today", "tomorrow")
-    rows = [[Button.action(list_line(ctx, job, with_date), f"job:{job.id}")] for job in shown]
+    with_date = period not in (Period.TODAY, Period.TOMORROW)
+    rows = [[button(list_line(ctx, job, with_date), OpenJob(job.id))] for job in shown]
     if pages > 1:
         nav = []
         if page > 0:
-            nav.append(Button.action("◀", f"list:{code}:{period}:{page - 1}"))
-        nav.append(Button.action(f"{page + 1}/{pages}", here))
+            nav.append(button("◀", JobList(kind, period, page - 1)))
+        nav.append(button(f"{page + 1}/{pages}", here))
         if page < pages - 1:
-            nav.append(Button.action("▶", f"list:{code}:{period}:{page + 1}"))
+            nav.append(button("▶", JobList(kind, period, page + 1)))
         rows.append(nav)
-    rows.append([Button.action(t(labels.MENU), "menu")])
+    rows.append([button(t(labels.MENU), Menu())])
     ctx.say(t("%(title)s: %(count)d", title=title, count=len(jobs)), rows)
 
 
-@router.button("list:")
+@router.button(JobList)
 def on_list(ctx: Context) -> None:
-    parts = payload_parts(ctx.event, 3)
-    kind = labels.KINDS_BY_CODE.get(parts[0]) if parts else None
-    page = payload_int(parts[2]) if parts else None
-    if parts is None or kind is None or kind not in ctx.employee.kinds or parts[1] not in labels.PERIODS \
-            or page is None:
+    wanted = ctx.payload(JobList)
+    if wanted.kind not in ctx.employee.kinds:
         stale_button(ctx)
         return
-    show_list(ctx, kind, parts[1], page)
+    show_list(ctx, wanted.kind, wanted.period, wanted.page)
 
 
-def _typed_list(period: str) -> Callable[[Context], None]:
+def _typed_list(period: Period) -> Callable[[Context], None]:
     def handler(ctx: Context) -> None:
         kind = current_kind(ctx)
         if kind is None:
@@ -109,34 +103,32 @@ for _period, _label in labels.PERIOD_LABELS.items():
     router.text(_label)(_typed_list(_period))
 
 
-@router.button("job:")
+@router.button(OpenJob)
 def on_job(ctx: Context) -> None:
     job = job_from_payload(ctx)
     if job is not None:
         ctx.clear_state()  # a pending upload belongs to the job it was started for, not this one
-        show_card(ctx, job, ctx.data.get(BACK_KEY))
+        show_card(ctx, job, back_to_list(ctx))
 
 
-@router.button("take:")
+@router.button(TakeJob)
 def on_take(ctx: Context) -> None:
-    parts = payload_parts(ctx.event, 1)
-    job_id = payload_int(parts[0]) if parts else None
-    job = ctx.gateway.get_job(job_id) if job_id is not None else None
+    job = ctx.gateway.get_job(ctx.payload(TakeJob).job_id)
     employee = ctx.employee
     if job is None or job.kind is not JobKind.MEASUREMENT or not (Role.MEASURER in employee.roles
                                                                     or employee.is_admin):
         show_menu(ctx, ctx.t("This job is not available to you."))
         return
     if job.assignee_id == employee.id:
-        show_card(ctx, job, ctx.data.get(BACK_KEY))
+        show_card(ctx, job, back_to_list(ctx))
         return
     # assign_job is one conditional update in the CRM: of two measurers tapping at once, one wins.
     if not can_take(employee, job) or not ctx.gateway.assign_job(job.id, employee.id):
         fresh = ctx.gateway.get_job(job.id) or job
-        ctx.say(taken_text(ctx.t, ctx.gateway, fresh), [[Button.action(ctx.t(labels.MENU), "menu")]])
+        ctx.say(taken_text(ctx.t, ctx.gateway, fresh), [[button(ctx.t(labels.MENU), Menu())]])
         return
     taken = ctx.gateway.get_job(job.id) or job
-    show_card(ctx, taken, ctx.data.get(BACK_KEY), intro=ctx.t("The request is yours."))
+    show_card(ctx, taken, back_to_list(ctx), intro=ctx.t("The request is yours."))
     tell_others_taken(ctx, taken)
 
 

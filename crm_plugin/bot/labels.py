@@ -1,10 +1,11 @@
 """Button labels, shared by the keyboards that show them and the routes that accept them typed, and the
-short codes used in button payloads (Telegram allows 64 bytes of callback data)."""
+short codes of job kinds used in button payloads (see payloads.py) and in chat data."""
 
 from __future__ import annotations
 
+from ..core.i18n import N_
 from ..host import JobKind
-from ..i18n import N_
+from .joblists import Period
 
 SHARE_PHONE = N_("Share phone number")
 MENU = N_("Menu")
@@ -40,5 +41,5 @@ FINISH_UPLOAD = N_("Finish")
 
 KIND_CODES = {JobKind.MEASUREMENT: "me", JobKind.INSTALLATION: "in"}
 KINDS_BY_CODE = {code: kind for kind, code in KIND_CODES.items()}
-PERIODS = ("new", "today", "tomorrow", "upcoming", "done")
-PERIOD_LABELS = {"new": NEW, "today": TODAY, "tomorrow": TOMORROW, "upcoming": UPCOMING, "done": DONE_40}
+PERIOD_LABELS = {Period.NEW: NEW, Period.TODAY: TODAY, Period.TOMORROW: TOMORROW, Period.UPCOMING: UPCOMING,
+                 Period.DONE: DONE_40}

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from ..chat import Button, Contact
+from ..core.chat import Button, ButtonPress, Contact
 from ..host import JobKind
 from . import labels
 from .binding import release
 from .context import Context
-from .router import Router, payload_parts
+from .joblists import Period
+from .payloads import AttendanceMenu, JobList, KindMenu, Menu, Unbind, UnbindConfirmed, WorkerFilter, button
+from .router import Router
+
+log = logging.getLogger(__name__)
 
 router = Router("menu")
 
@@ -30,12 +35,13 @@ def role_names(ctx: Context) -> str:
 
 
 def list_rows(ctx: Context, kind: JobKind) -> list[list[Button]]:
-    t, code = ctx.t, labels.KIND_CODES[kind]
+    t = ctx.t
 
-    def item(period: str) -> Button:
-        return Button.action(t(labels.PERIOD_LABELS[period]), f"list:{code}:{period}:0")
+    def item(period: Period) -> Button:
+        return button(t(labels.PERIOD_LABELS[period]), JobList(kind, period, 0))
 
-    return [[item("new"), item("today")], [item("tomorrow"), item("upcoming")], [item("done")]]
+    return [[item(Period.NEW), item(Period.TODAY)], [item(Period.TOMORROW), item(Period.UPCOMING)],
+            [item(Period.DONE)]]
 
 
 def show_menu(ctx: Context, intro: str | None = None) -> None:
@@ -46,15 +52,15 @@ def show_menu(ctx: Context, intro: str | None = None) -> None:
         rows += list_rows(ctx, kinds[0])
         ctx.update_data(**{KIND_KEY: labels.KIND_CODES[kinds[0]]})
     elif kinds:
-        rows.append([Button.action(t(labels.MEASUREMENTS), "menu:me"),
-                     Button.action(t(labels.INSTALLATIONS), "menu:in")])
+        rows.append([button(t(labels.MEASUREMENTS), KindMenu(JobKind.MEASUREMENT)),
+                     button(t(labels.INSTALLATIONS), KindMenu(JobKind.INSTALLATION))])
     if employee.is_field_worker:
-        rows.append([Button.action(t(labels.ATTENDANCE), "att")])
+        rows.append([button(t(labels.ATTENDANCE), AttendanceMenu())])
     if employee.is_admin:
-        rows.append([Button.action(t(labels.WORKER_FILTER), "who")])
+        rows.append([button(t(labels.WORKER_FILTER), WorkerFilter())])
     for extra in extra_rows:
         rows += extra(ctx)
-    rows.append([Button.action(t(labels.UNBIND), "unbind")])
+    rows.append([button(t(labels.UNBIND), Unbind())])
     text = t("Menu (%(roles)s):", roles=role_names(ctx)) if kinds else t("Menu:")
     if not kinds and not extra_rows:
         text = t("Your CRM role has no jobs in this bot. Ask the administrator if that is a mistake.")
@@ -64,7 +70,7 @@ def show_menu(ctx: Context, intro: str | None = None) -> None:
 def show_kind_menu(ctx: Context, kind: JobKind) -> None:
     ctx.update_data(**{KIND_KEY: labels.KIND_CODES[kind]})
     title = ctx.t("Measurements:") if kind is JobKind.MEASUREMENT else ctx.t("Installations:")
-    ctx.say(title, [*list_rows(ctx, kind), [Button.action(ctx.t(labels.MENU), "menu")]])
+    ctx.say(title, [*list_rows(ctx, kind), [button(ctx.t(labels.MENU), Menu())]])
 
 
 def current_kind(ctx: Context) -> JobKind | None:
@@ -77,7 +83,7 @@ def current_kind(ctx: Context) -> JobKind | None:
 
 
 @router.start()
-@router.button("menu")
+@router.button(Menu)
 @router.text(labels.MENU)
 @router.command("start", "menu", "help")
 def on_menu(ctx: Context) -> None:
@@ -85,11 +91,10 @@ def on_menu(ctx: Context) -> None:
     show_menu(ctx)
 
 
-@router.button("menu:")
+@router.button(KindMenu)
 def on_kind_menu(ctx: Context) -> None:
-    parts = payload_parts(ctx.event, 1)
-    kind = labels.KINDS_BY_CODE.get(parts[0]) if parts else None
-    if kind is None or kind not in ctx.employee.kinds:
+    kind = ctx.payload(KindMenu).kind
+    if kind not in ctx.employee.kinds:
         stale_button(ctx)
         return
     show_kind_menu(ctx, kind)
@@ -112,16 +117,16 @@ def _typed_kind(ctx: Context, kind: JobKind) -> None:
         show_menu(ctx)
 
 
-@router.button("unbind")
+@router.button(Unbind)
 @router.text(labels.UNBIND)
 def on_unbind(ctx: Context) -> None:
     t = ctx.t
     ctx.say(t("Unbind this messenger account from %(name)s? You will stop getting jobs here.",
               name=ctx.employee.user.full_name),
-            [[Button.action(t(labels.UNBIND_YES), "unbind:yes"), Button.action(t(labels.CANCEL), "menu")]])
+            [[button(t(labels.UNBIND_YES), UnbindConfirmed()), button(t(labels.CANCEL), Menu())]])
 
 
-@router.button("unbind:yes")
+@router.button(UnbindConfirmed)
 def on_unbind_confirmed(ctx: Context) -> None:
     assert ctx.link is not None
     release(ctx.link)
@@ -134,6 +139,15 @@ def on_unbind_confirmed(ctx: Context) -> None:
 @router.event(Contact)
 def on_contact_when_bound(ctx: Context) -> None:
     show_menu(ctx, ctx.t("You are already signed in as %(name)s.", name=ctx.employee.user.full_name))
+
+
+@router.fallback(ButtonPress)
+def on_unknown_button(ctx: Context) -> None:
+    """A payload no route takes: forged, malformed, or from a version of the bot long gone."""
+    assert isinstance(ctx.event, ButtonPress)
+    log.info("bot %s: CRM user %s pressed an unknown button %r", ctx.turn.bot.id, ctx.employee.id,
+             ctx.event.payload[:80])
+    stale_button(ctx)
 
 
 @router.fallback()

@@ -6,9 +6,10 @@ import logging
 
 from sqlalchemy import select
 
-from ..chat import TextReply
-from ..i18n import N_, pick_language, translator
-from ..models import EmployeeLink, LinkStatus
+from ..core.chat import TextReply
+from ..core.i18n import N_, pick_language, translator
+from ..core.models import EmployeeLink, LinkStatus
+from ..core.settings import Settings
 from . import admin_filter, attendance, auth, jobs, menu, reports
 from .context import Context, load_chat_state
 from .router import Dispatcher
@@ -17,6 +18,7 @@ from .turn import Turn
 log = logging.getLogger(__name__)
 
 _REFUSED_ALBUM = "_refused_album"  # the album already answered with a refusal
+APOLOGY = N_("Something went wrong with your message. Please try again a little later.")
 
 dispatcher = Dispatcher()
 dispatcher.include(auth.router, attendance.router, reports.router, jobs.router, admin_filter.router, menu.router)
@@ -62,5 +64,11 @@ def _refuse(turn: Turn, link: EmployeeLink, msgid: str) -> None:
         if chat.data.get(_REFUSED_ALBUM) == album:
             return
         chat.data = {**chat.data, _REFUSED_ALBUM: album}
-    t = translator(pick_language(link.language, turn.inbound.sender.language, turn.settings))
+    t = translator(pick_language(link.language, turn.inbound.sender.language, turn.settings.language))
     turn.reply(TextReply(t(msgid)))
+
+
+def apology(link_language: str | None, sender_language: str | None, settings: Settings) -> TextReply:
+    """What a person is told when handling their message crashed: in their language, with no details (those
+    are in the log and on the message's row)."""
+    return TextReply(translator(pick_language(link_language, sender_language, settings.language))(APOLOGY))

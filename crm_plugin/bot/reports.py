@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Callable
 
-from ..chat import Button, Document, FileKindOut, MediaReply, OutFile, Photo
+from ..core.chat import Button, Document, FileKindOut, MediaReply, OutFile, Photo
 from ..host import FileKind, Job, JobFile, JobKind, JobStatus, NewFile
 from . import labels
 from .access import can_work_on, is_done
 from .cards import card_buttons
 from .context import Context
-from .jobs import BACK_KEY, job_from_payload
+from .jobs import back_to_list, job_from_payload
 from .menu import show_menu
+from .payloads import FinishUpload, MarkDone, MeasurementFiles, Menu, SendSheet, StartUpload, button
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,6 @@ MAX_FILE_BYTES = 20 * 1024 * 1024  # what bots may download from Telegram
 ALBUM_SIZE = 10  # photos per album on Telegram and VK
 _REMEMBERED_GROUPS = 20
 
-START_PAYLOADS = {"photos": FileKind.OBJECT_PHOTO, "sheet": FileKind.MEASUREMENT_SHEET,
-                  "iphotos": FileKind.INSTALLATION_PHOTO}
 KIND_OF_FILE = {FileKind.OBJECT_PHOTO: JobKind.MEASUREMENT, FileKind.MEASUREMENT_SHEET: JobKind.MEASUREMENT,
                 FileKind.INSTALLATION_PHOTO: JobKind.INSTALLATION}
 DONE_STATUS = {JobKind.MEASUREMENT: JobStatus.MEASURED, JobKind.INSTALLATION: JobStatus.INSTALLED}
@@ -42,27 +40,21 @@ def file_kind_name(ctx: Context, kind: FileKind) -> str:
             FileKind.INSTALLATION_PHOTO: ctx.t("installation photos")}[kind]
 
 
-def _start_upload(kind: FileKind) -> Callable[[Context], None]:
-    def handler(ctx: Context) -> None:
-        job = job_from_payload(ctx, work=True)
-        if job is None:
-            return
-        if job.kind is not KIND_OF_FILE[kind]:
-            show_menu(ctx, ctx.t("This job is not available to you."))
-            return
-        ctx.set_state(AWAIT_FILES, job_id=job.id, file_kind=kind.value, count=0, groups=[])
-        hint = (ctx.t("Send the measurement sheet: a photo, a scan or a PDF (up to 20 MB).")
-                if kind is FileKind.MEASUREMENT_SHEET
-                else ctx.t("Send the photos (several at once is fine, up to 20 MB each)."))
-        ctx.say(ctx.t("Order No. %(number)s, %(what)s.", number=job.order_number, what=file_kind_name(ctx, kind))
-                + "\n" + hint, [[Button.action(ctx.t(labels.FINISH_UPLOAD), f"finish:{job.id}")]])
-
-    handler.__qualname__ = f"start_upload_{kind.value}"
-    return handler
-
-
-for _prefix, _kind in START_PAYLOADS.items():
-    router.button(f"{_prefix}:")(_start_upload(_kind))
+@router.button(StartUpload)
+def on_start_upload(ctx: Context) -> None:
+    kind = ctx.payload(StartUpload).file_kind
+    job = job_from_payload(ctx, work=True)
+    if job is None:
+        return
+    if job.kind is not KIND_OF_FILE[kind]:
+        show_menu(ctx, ctx.t("This job is not available to you."))
+        return
+    ctx.set_state(AWAIT_FILES, job_id=job.id, file_kind=kind.value, count=0, groups=[])
+    hint = (ctx.t("Send the measurement sheet: a photo, a scan or a PDF (up to 20 MB).")
+            if kind is FileKind.MEASUREMENT_SHEET
+            else ctx.t("Send the photos (several at once is fine, up to 20 MB each)."))
+    ctx.say(ctx.t("Order No. %(number)s, %(what)s.", number=job.order_number, what=file_kind_name(ctx, kind))
+            + "\n" + hint, [[button(ctx.t(labels.FINISH_UPLOAD), FinishUpload(job.id))]])
 
 
 @router.state(AWAIT_FILES, Photo, Document)
@@ -101,11 +93,11 @@ def on_file(ctx: Context) -> None:
 def next_steps(ctx: Context, job: Job, kind: FileKind) -> list[list[Button]]:
     """After a file: the next thing people do, so a whole report takes few taps."""
     t = ctx.t
-    finish = [Button.action(t(labels.FINISH_UPLOAD), f"finish:{job.id}")]
+    finish = [button(t(labels.FINISH_UPLOAD), FinishUpload(job.id))]
     if kind is FileKind.OBJECT_PHOTO:
-        return [[Button.action(t(labels.SEND_SHEET), f"sheet:{job.id}")], finish]
+        return [[button(t(labels.SEND_SHEET), SendSheet(job.id))], finish]
     done = labels.MEASUREMENT_DONE if kind is FileKind.MEASUREMENT_SHEET else labels.INSTALLATION_DONE
-    return [[Button.action(t(done), f"done:{job.id}")], finish]
+    return [[button(t(done), MarkDone(job.id))], finish]
 
 
 @router.event(Photo, Document)
@@ -114,7 +106,7 @@ def on_file_unexpected(ctx: Context) -> None:
                          button=ctx.t(labels.SEND_OBJECT_PHOTOS), sheet=ctx.t(labels.SEND_SHEET)))
 
 
-@router.button("finish:")
+@router.button(FinishUpload)
 def on_finish(ctx: Context) -> None:
     job = job_from_payload(ctx)
     if job is None:
@@ -129,10 +121,10 @@ def on_finish(ctx: Context) -> None:
     else:
         text = ctx.t("No files were received.")
     ctx.say(f"{text}\n\n{ctx.t('Order No. %(number)s', number=job.order_number)}",
-            card_buttons(ctx, job, data.get(BACK_KEY)))
+            card_buttons(ctx, job, back_to_list(ctx)))
 
 
-@router.button("done:")
+@router.button(MarkDone)
 def on_done(ctx: Context) -> None:
     job = job_from_payload(ctx, work=True)
     if job is None:
@@ -143,15 +135,14 @@ def on_done(ctx: Context) -> None:
         show_menu(ctx, t("Order No. %(number)s is already marked done.", number=job.order_number))
         return
     if job.kind is JobKind.MEASUREMENT:
-        required, label, payload = FileKind.MEASUREMENT_SHEET, labels.SEND_SHEET, "sheet"
+        required, label = FileKind.MEASUREMENT_SHEET, labels.SEND_SHEET
         reason = t("The measurement cannot be closed without the measurement sheet. Send it first.")
     else:
-        required, label, payload = FileKind.INSTALLATION_PHOTO, labels.INSTALLATION_PHOTOS, "iphotos"
+        required, label = FileKind.INSTALLATION_PHOTO, labels.INSTALLATION_PHOTOS
         reason = t("The installation cannot be closed without at least one photo of the finished work. "
                    "Send photos first.")
     if not _files_of(ctx, job, required):
-        ctx.say(reason, [[Button.action(t(label), f"{payload}:{job.id}")],
-                         [Button.action(t(labels.MENU), "menu")]])
+        ctx.say(reason, [[button(t(label), StartUpload.of(required, job.id))], [button(t(labels.MENU), Menu())]])
         return
     ctx.gateway.set_job_status(job.id, DONE_STATUS[job.kind], ctx.employee.id)
     done = (t("Measurement No. %(number)s is done. Thank you!", number=job.order_number)
@@ -170,7 +161,7 @@ def files_summary(ctx: Context, job: Job) -> str:
     return ctx.t("Files in the CRM: %(files)s.", files=", ".join(parts))
 
 
-@router.button("files:")
+@router.button(MeasurementFiles)
 def on_measurement_files(ctx: Context) -> None:
     """The installer gets what the measurer left for the order: photos as an album, the sheet as a document."""
     job = job_from_payload(ctx)

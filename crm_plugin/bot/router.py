@@ -3,12 +3,15 @@ decorators; the ``Dispatcher`` picks the first handler whose filters match the t
 
     router = Router("jobs")
 
-    @router.button("job:")
-    def open_job(ctx: Context) -> None: ...
+    @router.button(OpenJob)
+    def open_job(ctx: Context) -> None:
+        job_id = ctx.payload(OpenJob).job_id
 
 Order of matching: handlers bound to the chat's current state first, then stateless handlers, then
 fallbacks; within each group, routers in the order they were included and handlers in the order they were
 registered. Routers are for guests (not bound yet) or for members (bound employees), never both.
+A pressed button matches by the kind its payload unpacks to (payloads.py): a payload that does not unpack
+matches no button route and reaches the fallbacks.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..chat import ButtonPress, Event, Start, Text
-from ..i18n import variants
+from ..core.chat import ButtonPress, Event, Start, Text
+from ..core.i18n import variants
+from .payloads import Payload, payload_of
 
 if TYPE_CHECKING:
     from .context import Context
@@ -80,11 +84,9 @@ class Router:
     def start(self) -> Callable[[Handler], Handler]:
         return self.on(Start)
 
-    def button(self, prefix: str) -> Callable[[Handler], Handler]:
-        """A button payload equal to ``prefix`` or, when it ends with ':', starting with it."""
-        if prefix.endswith(":"):
-            return self.on(ButtonPress, test=lambda ctx: _payload(ctx.event).startswith(prefix))
-        return self.on(ButtonPress, test=lambda ctx: _payload(ctx.event) == prefix)
+    def button(self, kind: type[Payload]) -> Callable[[Handler], Handler]:
+        """A pressed button whose payload unpacks to ``kind`` (or a subclass of it)."""
+        return self.on(ButtonPress, test=lambda ctx: isinstance(payload_of(ctx.event), kind))
 
     def event(self, *events: type) -> Callable[[Handler], Handler]:
         return self.on(*events)
@@ -119,20 +121,3 @@ class Dispatcher:
 
 def _text(event: Event) -> str:
     return event.text if isinstance(event, Text) else ""
-
-
-def _payload(event: Event) -> str:
-    return event.payload if isinstance(event, ButtonPress) else ""
-
-
-def payload_parts(event: Event, count: int) -> list[str] | None:
-    """The ':'-separated fields after the prefix of a button payload, or None when they are not exactly
-    ``count`` (a forged or outdated button)."""
-    if not isinstance(event, ButtonPress):
-        return None
-    parts = event.payload.split(":")[1:]
-    return parts if len(parts) == count else None
-
-
-def payload_int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) <= 12 else None

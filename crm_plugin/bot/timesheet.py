@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..models import Attendance
+from ..core.models import Attendance
 
 
 @dataclass(frozen=True)

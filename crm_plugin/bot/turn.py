@@ -6,17 +6,17 @@ gateway, and answer with neutral replies that go to the outbox in the same trans
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..chat import FileRef, Inbound, Reply
+from ..core.chat import FileRef, Inbound, Reply
+from ..core.models import Bot, EmployeeLink
+from ..core.settings import Settings
 from ..delivery.outbox import enqueue
 from ..host import CrmGateway
-from ..models import Bot, EmployeeLink
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Turn:
     gateway: CrmGateway
     bot: Bot
     inbound: Inbound
-    settings: Mapping[str, Any]  # the app's CRM_PLUGIN_* config
+    settings: Settings
     download: Callable[[FileRef], bytes]  # the channel's download, for files the person sent
     now: datetime
     link: EmployeeLink | None = None  # the sender's binding on this bot, when there is one

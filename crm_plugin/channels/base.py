@@ -1,14 +1,15 @@
-"""The one interface every messenger adapter implements. Platform SDKs are imported only in channels/."""
+"""The one interface every messenger adapter implements, and the facts each one declares about its platform
+(label, credential fields, API URL setting, deep links, polling). Platform SDKs are imported only in channels/."""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..chat import FileRef, Inbound, Reply
-from ..models import Platform
+from ..core.chat import FileRef, Inbound, Reply
+from ..core.models import Bot, Platform
 
 
 class MalformedRequest(Exception):
@@ -78,11 +79,50 @@ class FileStore(Protocol):
     def remember(self, crm_file_id: int, platform_file_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class CredentialField:
+    """One secret an admin types for a platform (the bot form shows one input per field)."""
+
+    key: str  # the key in the sealed credentials dict, as the channel reads it
+    label: str  # Russian, marked with N_: the admin translates it when shown
+    hint: str = ""
+    secret: bool = True  # shown masked, never echoed back into a page
+    required: bool = True  # an optional field left empty is not stored
+
+
 class Channel(abc.ABC):
+    """A messenger adapter. Its class attributes are the platform's facts, read without an instance by the
+    registry, the admin and the poller, so a new platform is described in its own module only."""
+
     platform: ClassVar[Platform]
+    label: ClassVar[str]  # the platform's name for the admin: Russian, marked with N_ where it is translated
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()  # empty: nothing to type (the web chat)
+    api_url_setting: ClassVar[str | None] = None  # the Settings field holding the platform's API base URL
+    # Media go out as public links the platform fetches (Viber), not as uploads: channel_for passes media_url.
+    media_by_url: ClassVar[bool] = False
+    # Files people send are kept by the plugin (the web chat): channel_for passes upload_dir.
+    keeps_uploads: ClassVar[bool] = False
     # The platform's per-chat and per-bot send limits, read by the delivery rate limiter.
     per_chat_rate: ClassVar[float] = 1.0  # messages a second to one chat
     per_bot_rate: ClassVar[float] = 30.0  # messages a second for the whole bot
+
+    @classmethod
+    def deep_link(cls, bot: Bot, token: str) -> str | None:
+        """The link that opens ``bot`` with ``token`` as its start payload (an invite); None on platforms
+        without deep links."""
+        return None
+
+    @classmethod
+    def can_poll(cls, credentials: Mapping[str, str]) -> bool:
+        """Whether a bot with these credentials can receive by polling (``flask crm-plugin poll``) instead of a
+        webhook. Default: every Pollable channel can; a channel that needs an extra key for it says so."""
+        return issubclass(cls, Pollable)
+
+    @classmethod
+    def stored_credentials(cls, credentials: Mapping[str, str], identity: BotIdentity | None) -> dict[str, str]:
+        """What is sealed for a bot: the typed credentials, plus what the platform's answer to check()
+        adds (Viber: the sender name)."""
+        return dict(credentials)
 
     def __init__(self, credentials: Mapping[str, str], *, api_url: str, webhook_secret: str | None = None,
                  timeout: float = 10.0) -> None:
@@ -126,3 +166,25 @@ class Channel(abc.ABC):
     def group_rate(self, chat_id: str) -> float | None:
         """Messages a second allowed to this chat when it is a group (Telegram: 20 a minute), else None."""
         return None
+
+
+@runtime_checkable
+class Pollable(Protocol):
+    """A channel that can receive without a public URL: Telegram getUpdates, VK Bots Long Poll, Slack Socket
+    Mode. The Poller keeps the cursor (offset, long-poll state, envelopes to acknowledge) between calls."""
+
+    def prepare_for_polling(self) -> None:
+        """Called once before the first poll (Telegram deletes its webhook: getUpdates refuses to run beside one)."""
+
+    def poll(self, cursor: Any, timeout: int, /) -> tuple[list[ParsedRequest], Any]:
+        """One long poll of at most ``timeout`` seconds: the requests received and the cursor for the next call."""
+        ...
+
+
+@runtime_checkable
+class ProfileLookup(Protocol):
+    """A channel that can name a platform user (Slack users.info), for leads whose payload carries only an id."""
+
+    def user_profile(self, user_id: str, /) -> dict[str, Any]:
+        """id, name, real_name, email, phone as far as the platform tells; SendError when it cannot."""
+        ...

@@ -20,13 +20,25 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from ..chat import FileRef, LocationReply, MediaReply, Reply, TextReply
-from ..models import Platform
+from ..core.chat import FileRef, LocationReply, MediaReply, Reply, TextReply
+from ..core.i18n import N_
+from ..core.models import Platform
 from . import slack_inbound, slack_outbound
-from .slack_socket import SocketModeReceiver
-from .base import (BotIdentity, Channel, CredentialsError, FileStore, MalformedRequest, ParsedRequest, SendError,
-                   WebhookInfo, WebhookRequest)
+from .base import (
+    BotIdentity,
+    Channel,
+    CredentialField,
+    CredentialsError,
+    FileStore,
+    MalformedRequest,
+    ParsedRequest,
+    SendError,
+    WebhookInfo,
+    WebhookRequest,
+)
 from .http_fetch import fetch_limited
+from .registry import register
+from .slack_socket import SocketModeReceiver
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +49,18 @@ WEBHOOK_NOTE = ("Slack has no API for this: set the Request URL in the Slack app
 _ERRORS = (SlackClientError, OSError, http.client.HTTPException)
 
 
+@register
 class SlackChannel(Channel):
     platform: ClassVar[Platform] = Platform.SLACK
+    label: ClassVar[str] = "Slack"
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = (
+        CredentialField("token", N_("Bot User OAuth Token"), N_("xoxb-…: OAuth & Permissions")),
+        CredentialField("signing_secret", N_("Signing Secret"), N_("Basic Information → App Credentials")),
+        CredentialField("app_token", N_("App-Level Token (Socket Mode)"),
+                        N_("xapp-…: Basic Information → App-Level Tokens (connections:write). Только для "
+                           "работы без публичного адреса: flask crm-plugin poll"), required=False),
+    )
+    api_url_setting: ClassVar[str | None] = "slack_api_url"
     per_chat_rate: ClassVar[float] = 1.0  # chat.postMessage: about one message a second per channel
 
     def __init__(self, credentials: Mapping[str, str], *, api_url: str, webhook_secret: str | None = None,
@@ -54,6 +76,11 @@ class SlackChannel(Channel):
         self._session = requests.Session()
         self.app_token = self.credentials.get("app_token") or ""
         self._socket: SocketModeReceiver | None = None  # opened by the first poll()
+
+    @classmethod
+    def can_poll(cls, credentials: Mapping[str, str]) -> bool:
+        """Socket Mode needs the app-level token (xapp-...); without it the bot has only the Events API."""
+        return bool(str(credentials.get("app_token") or "").strip())
 
     # --- inbound ------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:
@@ -152,6 +179,9 @@ class SlackChannel(Channel):
         return WebhookInfo(url=None, extra={"note": WEBHOOK_NOTE})
 
     # --- Socket Mode (flask crm-plugin poll) ------------------------------------------------------------
+    def prepare_for_polling(self) -> None:
+        """Nothing to prepare: the first poll() opens the Socket Mode connection."""
+
     def poll(self, cursor: Any, timeout: int) -> tuple[list[ParsedRequest], list[str]]:
         """Events and clicks that came over Socket Mode within ``timeout`` seconds; pass the returned cursor
         to the next call, which acknowledges them to Slack (they are stored by then)."""

@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..chat import ButtonPress, Document, Event, FileRef, Inbound, Photo, Sender, Text
+from ..core.chat import ButtonPress, Document, Event, FileRef, Inbound, Photo, Sender, Text
 from .base import MalformedRequest, ParsedRequest
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from ..chat import ButtonKind, Keyboard, LocationReply, TextReply
+from ..core.chat import ButtonKind, Keyboard, LocationReply, TextReply
 from .base import SendError
 
 SECTION_LIMIT = 3000  # characters of one section block's text

@@ -7,8 +7,9 @@ Callback buttons: Telegram shows a spinner on a pressed inline button until the 
 callback query. Parsing stays pure, so answering is a separate step: call ``acknowledge(inbound)`` once
 the press is accepted (the webhook layer or the worker does); it is a no-op for other events.
 
-Polling: getUpdates refuses to work while a webhook is set (409 Conflict); call ``delete_webhook()``
-first. ``poll`` never deletes the webhook by itself, so a bot switched to polling by mistake fails loudly.
+Polling: getUpdates refuses to work while a webhook is set (409 Conflict); call ``prepare_for_polling()``
+(``delete_webhook()``) first. ``poll`` never deletes the webhook by itself, so a bot switched to polling by
+mistake fails loudly.
 """
 
 from __future__ import annotations
@@ -23,11 +24,22 @@ from typing import Any, TypeVar
 import telebot
 from telebot import apihelper, types
 
-from ..chat import ButtonPress, FileKindOut, FileRef, Inbound, LocationReply, MediaReply, OutFile, Reply, TextReply
-from ..models import Platform
+from ..core.chat import ButtonPress, FileKindOut, FileRef, Inbound, LocationReply, MediaReply, OutFile, Reply, TextReply
+from ..core.i18n import N_
+from ..core.models import Bot, Platform
 from . import telegram_render as render
-from .base import (BotIdentity, Channel, CredentialsError, FileStore, ParsedRequest, SendError, WebhookInfo,
-                   WebhookRequest)
+from .base import (
+    BotIdentity,
+    Channel,
+    CredentialField,
+    CredentialsError,
+    FileStore,
+    ParsedRequest,
+    SendError,
+    WebhookInfo,
+    WebhookRequest,
+)
+from .registry import register
 from .telegram_errors import CALL_ERRORS, send_error
 from .telegram_parse import parse_body, parse_update
 from .telegram_transport import Route, bound
@@ -44,8 +56,12 @@ class FileTooLarge(ValueError):
     """The person sent a file bigger than the Bot API lets a bot download (20 MB)."""
 
 
+@register
 class TelegramChannel(Channel):
     platform = Platform.TELEGRAM
+    label = "Telegram"
+    credential_fields = (CredentialField("token", N_("Токен бота"), N_("Выдаёт @BotFather: 123456:ABC…")),)
+    api_url_setting = "telegram_api_url"
     per_chat_rate = 1.0
     per_bot_rate = 30.0
 
@@ -57,6 +73,10 @@ class TelegramChannel(Channel):
         self.bot = telebot.TeleBot(token, threaded=False)
         # Chats shown a reply keyboard (contact/location request) since: the next plain text removes it.
         self._reply_keyboard_chats: set[str] = set()
+
+    @classmethod
+    def deep_link(cls, bot: Bot, token: str) -> str | None:
+        return f"https://t.me/{(bot.username or '').lstrip('@')}?start={token}"
 
     # --- inbound -------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:
@@ -182,6 +202,10 @@ class TelegramChannel(Channel):
     def delete_webhook(self, drop_pending_updates: bool = False) -> None:
         """Needed before ``poll``: Telegram refuses getUpdates while a webhook is set."""
         self._admin_call(self.bot.delete_webhook, drop_pending_updates=drop_pending_updates)
+
+    def prepare_for_polling(self) -> None:
+        """Polling replaces the webhook: Telegram refuses getUpdates while one is set."""
+        self.delete_webhook()
 
     def webhook_info(self) -> WebhookInfo:
         info = self._admin_call(self.bot.get_webhook_info)

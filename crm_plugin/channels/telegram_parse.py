@@ -10,8 +10,7 @@ from typing import Any
 
 from telebot import types
 
-from ..chat import (ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start,
-                    Text)
+from ..core.chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start, Text
 from .base import MalformedRequest, ParsedRequest
 
 GROUP_CHAT_TYPES = frozenset({"group", "supergroup"})

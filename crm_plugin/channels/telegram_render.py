@@ -7,7 +7,7 @@ from typing import TypeVar, Union
 
 from telebot import types
 
-from ..chat import ButtonKind, FileKindOut, Keyboard, OutFile
+from ..core.chat import ButtonKind, FileKindOut, Keyboard, OutFile
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data
 ALBUM_LIMIT = 10  # items in one sendMediaGroup

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from telebot import apihelper
 
-from ..delivery.scrub import install_log_scrubbing
+from ..core.scrub import install_log_scrubbing
 
 _current: contextvars.ContextVar[Route | None] = contextvars.ContextVar("crm_plugin_telegram_route", default=None)
 _install_lock = threading.Lock()

@@ -20,12 +20,23 @@ import requests
 from viberbot import Api, BotConfiguration
 from viberbot.api.messages.message import Message
 
-from ..chat import FileRef, LocationReply, MediaReply, Reply, TextReply
-from ..models import Platform
+from ..core.chat import FileRef, LocationReply, MediaReply, Reply, TextReply
+from ..core.i18n import N_
+from ..core.models import Bot, Platform
 from . import viber_inbound, viber_outbound
-from .base import (BotIdentity, Channel, CredentialsError, FileStore, ParsedRequest, SendError, WebhookInfo,
-                   WebhookRequest)
+from .base import (
+    BotIdentity,
+    Channel,
+    CredentialField,
+    CredentialsError,
+    FileStore,
+    ParsedRequest,
+    SendError,
+    WebhookInfo,
+    WebhookRequest,
+)
 from .http_fetch import fetch_limited
+from .registry import register
 from .viber_outbound import ViberApiError, ViberHttpError, ViberRequestSender
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
@@ -36,8 +47,14 @@ WELCOME_BUTTON = "Начать"
 WEBHOOK_EVENTS = ["failed", "subscribed", "unsubscribed", "conversation_started"]
 
 
+@register
 class ViberChannel(Channel):
     platform: ClassVar[Platform] = Platform.VIBER
+    label: ClassVar[str] = "Viber"
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = (
+        CredentialField("token", N_("Токен"), N_("partners.viber.com → Info → Token")),)
+    api_url_setting: ClassVar[str | None] = "viber_api_url"
+    media_by_url: ClassVar[bool] = True  # Viber fetches pictures and files by URL, it takes no upload
     per_chat_rate: ClassVar[float] = 1.0
     # Viber publishes no per-bot send rate, only "100 messages an hour to one person without a reply"
     # (status 12). 10 a second keeps a burst of job notices well clear of its throttling.
@@ -58,6 +75,17 @@ class ViberChannel(Channel):
                                     timeout=timeout, session=self._session)
         self.api._request_sender = sender
         self.api._message_sender._request_sender = sender
+
+    @classmethod
+    def deep_link(cls, bot: Bot, token: str) -> str | None:
+        return f"viber://pa?chatURI={bot.username or ''}&context={token}"
+
+    @classmethod
+    def stored_credentials(cls, credentials: Mapping[str, str], identity: BotIdentity | None) -> dict[str, str]:
+        data = dict(credentials)
+        if identity is not None:
+            data.setdefault("name", (identity.name or "")[:28])  # Viber shows it as the sender of every message
+        return data
 
     # --- inbound ------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:

@@ -11,8 +11,7 @@ import json
 import logging
 from typing import Any
 
-from ..chat import (ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start,
-                    Text)
+from ..core.chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start, Text
 from .base import MalformedRequest, ParsedRequest
 
 log = logging.getLogger(__name__)

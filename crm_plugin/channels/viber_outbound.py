@@ -13,7 +13,7 @@ from viberbot.api.messages import FileMessage, LocationMessage, PictureMessage, 
 from viberbot.api.messages.data_types.location import Location
 from viberbot.api.messages.message import Message
 
-from ..chat import Button, ButtonKind, FileKindOut, Keyboard, LocationReply, MediaReply, TextReply
+from ..core.chat import Button, ButtonKind, FileKindOut, Keyboard, LocationReply, MediaReply, TextReply
 from .base import FileStore, SendError
 from .viber_inbound import BUTTON_PREFIX, SHARE_PHONE_TRACKING, START_PREFIX
 

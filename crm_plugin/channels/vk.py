@@ -27,12 +27,23 @@ from jconfig.memory import MemoryConfig
 from vk_api.exceptions import ApiError, ApiHttpError
 from vk_api.upload import VkUpload
 
-from ..chat import ButtonPress, FileKindOut, FileRef, Inbound, LocationReply, MediaReply, OutFile, Reply, TextReply
-from ..models import Platform
+from ..core.chat import ButtonPress, FileKindOut, FileRef, Inbound, LocationReply, MediaReply, OutFile, Reply, TextReply
+from ..core.i18n import N_
+from ..core.models import Bot, Platform
 from . import vk_render as render
-from .base import (BotIdentity, Channel, CredentialsError, FileStore, ParsedRequest, SendError, WebhookInfo,
-                   WebhookRequest)
+from .base import (
+    BotIdentity,
+    Channel,
+    CredentialField,
+    CredentialsError,
+    FileStore,
+    ParsedRequest,
+    SendError,
+    WebhookInfo,
+    WebhookRequest,
+)
 from .http_fetch import fetch_limited
+from .registry import register
 from .vk_errors import CALL_ERRORS, TOO_MANY_REQUESTS, send_error
 from .vk_parse import load_body, parse_event
 
@@ -57,8 +68,17 @@ class VkSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+@register
 class VkChannel(Channel):
     platform = Platform.VK
+    label = N_("ВКонтакте")
+    credential_fields = (
+        CredentialField("token", N_("Ключ доступа сообщества"), N_("Управление → Работа с API → Ключи доступа")),
+        CredentialField("confirmation", N_("Строка подтверждения"),
+                        N_("Callback API: строка, которую должен вернуть сервер"), secret=False),
+        CredentialField("secret", N_("Секретный ключ"), N_("Callback API: поле «Секретный ключ»")),
+    )
+    api_url_setting = "vk_api_url"
     per_chat_rate = 1.0
     per_bot_rate = 20.0  # API calls a second per community token
 
@@ -75,6 +95,11 @@ class VkChannel(Channel):
         self.upload = VkUpload(self.vk)
         self.upload.http = self.session  # VkUpload makes a session of its own, without a time-out
         self._input_keyboard_chats: set[str] = set()  # shown a one-time keyboard: the next plain text removes it
+
+    @classmethod
+    def deep_link(cls, bot: Bot, token: str) -> str | None:
+        club = (bot.platform_bot_id or bot.username or "").removeprefix("club").lstrip("-")
+        return f"https://vk.me/club{club}?ref={token}"
 
     # --- inbound -------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:
@@ -180,6 +205,9 @@ class VkChannel(Channel):
         status = ours.get("status")
         return WebhookInfo(url=ours.get("url"), last_error=None if status in ("ok", None) else f"status: {status}",
                            extra={"status": status, "server_id": ours.get("id")})
+
+    def prepare_for_polling(self) -> None:
+        """Nothing to prepare: Bots Long Poll is switched on in the community's settings."""
 
     def poll(self, state: dict[str, Any] | None, timeout: int) -> tuple[list[ParsedRequest], dict[str, Any]]:
         """One Bots Long Poll request; pass the returned state to the next call (None: start afresh)."""

@@ -10,7 +10,7 @@ import json
 import mimetypes
 from typing import Any
 
-from ..chat import ButtonPress, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start, Text
+from ..core.chat import ButtonPress, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start, Text
 from .base import MalformedRequest, ParsedRequest
 
 GROUP_PEER_OFFSET = 2_000_000_000  # peer ids of group chats start here

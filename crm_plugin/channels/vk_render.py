@@ -16,7 +16,7 @@ import json
 
 from vk_api.keyboard import VkKeyboard, VkKeyboardColor
 
-from ..chat import REQUEST_CONTACT_FALLBACK, Button, ButtonKind, Keyboard
+from ..core.chat import REQUEST_CONTACT_FALLBACK, Button, ButtonKind, Keyboard
 
 REQUEST_CONTACT_PAYLOAD = REQUEST_CONTACT_FALLBACK
 PAYLOAD_LIMIT = 255  # characters of a button's payload JSON

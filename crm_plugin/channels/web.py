@@ -20,10 +20,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..chat import FileRef, Reply, Sender
+from ..core.chat import FileRef, Reply, Sender
+from ..core.i18n import N_
+from ..core.models import Bot, EmployeeLink, LinkStatus, Platform, utcnow
 from ..host import User
-from ..models import Bot, EmployeeLink, LinkStatus, Platform, utcnow
 from .base import BotIdentity, Channel, FileStore, MalformedRequest, WebhookInfo, WebhookRequest
+from .registry import register
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,11 @@ UPLOAD_FOLDER = "crm_plugin_web_uploads"
 _FILE_ID = re.compile(r"[0-9a-f]{32}")
 
 
+@register
 class WebChannel(Channel):
     platform = Platform.WEB
+    label = N_("Веб-чат")  # no credential fields, no API URL, no deep link: the plugin itself is the messenger
+    keeps_uploads = True
     # Nothing leaves the process: no platform limits to honour.
     per_chat_rate = 1000.0
     per_bot_rate = 10000.0
@@ -65,11 +70,9 @@ class WebChannel(Channel):
         return WebhookInfo(url=None)
 
     def uploads(self) -> UploadStore:
-        if self._upload_dir is not None:
-            return UploadStore(self._upload_dir)
-        from flask import current_app  # the worker and the pages run inside the app's context
-
-        return UploadStore.for_instance(current_app.instance_path)
+        if self._upload_dir is None:
+            raise LookupError("the web chat channel was made without its upload folder")
+        return UploadStore(self._upload_dir)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,11 @@ class UploadStore:
 
     @classmethod
     def for_instance(cls, instance_path: str | Path) -> UploadStore:
-        return cls(Path(instance_path) / UPLOAD_FOLDER)
+        return cls(cls.folder_of(instance_path))
+
+    @staticmethod
+    def folder_of(instance_path: str | Path) -> Path:
+        return Path(instance_path) / UPLOAD_FOLDER
 
     def save(self, data: bytes, *, name: str, content_type: str) -> StoredFile:
         self.root.mkdir(parents=True, exist_ok=True)

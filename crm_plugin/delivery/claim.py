@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from ..models import PENDING_STATUSES_SQL, Message, MessageStatus, UtcDateTime
+from ..core.models import PENDING_STATUSES_SQL, Message, MessageStatus, UtcDateTime
 
 _TABLE = Message.__tablename__
 

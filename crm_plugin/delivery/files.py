@@ -11,9 +11,9 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..db import Database
+from ..core.db import Database
+from ..core.models import FileCache
 from ..host import CrmGateway
-from ..models import FileCache
 
 log = logging.getLogger(__name__)
 

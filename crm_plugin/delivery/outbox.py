@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import chat
-from ..chat import Inbound, Reply, event_preview, reply_kind, reply_preview, reply_to_dict
-from ..models import Direction, Message, MessageStatus, utcnow
-from . import notify
+from ..core import chat
+from ..core.chat import Inbound, Reply, event_preview, reply_kind, reply_preview, reply_to_dict
+from ..core.db import mark_new_rows
+from ..core.models import Direction, Message, MessageStatus, utcnow
 
 
 def enqueue(session: Session, *, bot_id: int, chat_id: str, reply: Reply, link_id: int | None = None) -> Message:
@@ -22,7 +22,7 @@ def enqueue(session: Session, *, bot_id: int, chat_id: str, reply: Reply, link_i
         next_attempt_at=utcnow(),
     )
     session.add(message)
-    notify.mark(session)
+    mark_new_rows(session)
     return message
 
 
@@ -36,7 +36,7 @@ def log_inbound(session: Session, *, bot_id: int, inbound: Inbound, raw: dict[st
         status=MessageStatus.RECEIVED, next_attempt_at=utcnow(), platform_message_id=inbound.message_id,
     )
     session.add(message)
-    notify.mark(session)
+    mark_new_rows(session)
     return message
 
 
@@ -53,7 +53,7 @@ def resend(session: Session, message_id: int) -> bool:
     message.attempts = 0
     message.next_attempt_at = utcnow()
     message.claimed_by = message.claimed_until = None
-    notify.mark(session)
+    mark_new_rows(session)
     return True
 
 

@@ -188,4 +188,13 @@ class RedisRateLimiter(RateLimiter):
 
 
 def limiter_from_url(url: str | None) -> RateLimiter:
-    return RedisRateLimiter(url) if url else MemoryRateLimiter()
+    if not url:
+        return MemoryRateLimiter()
+    try:
+        import redis  # noqa: F401  (an optional dependency: the extra "redis")
+    except ImportError:
+        from ..core.errors import PluginStartupError
+
+        raise PluginStartupError("crm_plugin: CRM_PLUGIN_REDIS_URL is set but the redis package is not installed; "
+                                 "run `pip install crm_plugin[redis]` (or unset CRM_PLUGIN_REDIS_URL)") from None
+    return RedisRateLimiter(url)

@@ -27,13 +27,14 @@ from sqlalchemy.orm import Session
 
 from ..channels import channel_for
 from ..channels.base import Channel, SendError
-from ..chat import MediaReply, Reply, reply_from_dict
-from ..extension import PluginState
-from ..models import Bot, EmployeeLink, LinkStatus, Message, MessageStatus, utcnow
+from ..channels.registry import api_url
+from ..core.chat import MediaReply, Reply, reply_from_dict
+from ..core.models import Bot, EmployeeLink, LinkStatus, Message, MessageStatus, utcnow
+from ..core.scrub import scrub, secret_values
+from ..core.state import PluginState
 from . import claim
 from .files import CachedFileStore
 from .ratelimit import Limit, RateLimiter
-from .scrub import scrub, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class ChannelCache:
         self._lock = threading.Lock()
 
     def get(self, bot: Bot) -> _Entry:
-        fingerprint = (bot.credentials_encrypted, bot.webhook_secret, self._api_url(bot))
+        fingerprint = (bot.credentials_encrypted, bot.webhook_secret, api_url(self.state, bot.platform))
         with self._lock:
             entry = self._entries.get(bot.id)
             if entry is None or entry.fingerprint != fingerprint:
@@ -84,9 +85,6 @@ class ChannelCache:
     def secrets_of(self, bot_id: int) -> list[str]:
         entry = self._entries.get(bot_id)
         return entry.secrets if entry else []
-
-    def _api_url(self, bot: Bot) -> str | None:
-        return self.state.config.get(f"CRM_PLUGIN_{bot.platform.name}_API_URL")
 
 
 class Sender:

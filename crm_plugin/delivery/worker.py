@@ -4,7 +4,7 @@ One dispatcher loop claims at most as many rows as there are idle senders (so no
 memory), then sleeps until a sender finishes, a commit in this process adds rows (``notify``), a row it
 put back falls due, or the poll interval passes (rows written by other processes).
 
-    worker = Worker.for_app(app)
+    worker = Worker.from_settings(state, handle_received=handle_received)
     worker.start_thread()      # embedded: a daemon thread in the web process
     worker.run_forever()       # `flask crm-plugin worker`: until SIGTERM/SIGINT
     worker.drain(timeout=5)    # tests: until nothing is pending
@@ -24,12 +24,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import func, select
 
-from ..extension import PluginState, get_state
-from ..models import Bot, Message, MessageStatus, utcnow
-from . import claim, notify
+from ..core.models import Bot, Message, MessageStatus, utcnow
+from ..core.state import PluginState
+from . import claim
 from .outbox import resend
 from .ratelimit import RateLimiter, limiter_from_url
 from .sender import Policy, Sender
@@ -39,6 +38,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Worker", "resend"]
 
 _numbers = itertools.count(1)
+HandleReceived = Callable[[PluginState, int], None]
 
 
 def _new_id() -> str:
@@ -46,27 +46,17 @@ def _new_id() -> str:
     return f"{host}:{os.getpid()}:{next(_numbers)}"
 
 
-def _inbound_handler() -> Callable[[PluginState, int], None] | None:
-    try:
-        from ..inbound import handle_received
-    except ImportError as error:
-        log.warning("crm_plugin.inbound is not available (%s): incoming messages wait unhandled", error)
-        return None
-    return handle_received
-
-
 class Worker:
-    def __init__(self, app: Flask, *, concurrency: int = 8, lease: float = 60.0, poll: float = 1.0,
-                 policy: Policy | None = None, limiter: RateLimiter | None = None,
-                 worker_id: str | None = None) -> None:
-        self.app = app
-        self.state = get_state(app)
+    def __init__(self, state: PluginState, *, handle_received: HandleReceived | None = None,
+                 concurrency: int = 8, lease: float = 60.0, poll: float = 1.0, policy: Policy | None = None,
+                 limiter: RateLimiter | None = None, worker_id: str | None = None) -> None:
+        self.state = state
         self.id = worker_id or _new_id()
         self.concurrency = max(1, concurrency)
         self.lease = lease  # seconds a claim holds; a crashed worker's rows are retried after it
         self.poll = poll  # seconds between looks for rows written by other processes
         self.limiter = limiter or limiter_from_url(None)
-        self._handle_received = _inbound_handler()
+        self._handle_received = handle_received  # runs the bot on an incoming row; None: outgoing only
         self.sender = Sender(self.state, self.id, self.limiter, policy or Policy(), self._remember_due,
                              self._handle_received)
         self._wake = threading.Event()
@@ -81,19 +71,19 @@ class Worker:
         self._unwatch: Callable[[], None] | None = None
 
     @classmethod
-    def for_app(cls, app: Flask, **overrides: Any) -> Worker:
-        """A worker configured from the app's CRM_PLUGIN_* keys; keyword arguments override them."""
-        config = app.config
+    def from_settings(cls, state: PluginState, **overrides: Any) -> Worker:
+        """A worker configured from the plugin's settings; keyword arguments override them."""
+        settings = state.settings
         options: dict[str, Any] = {
-            "concurrency": int(config.get("CRM_PLUGIN_WORKER_CONCURRENCY") or 8),
-            "lease": float(config.get("CRM_PLUGIN_WORKER_LEASE") or 60.0),
-            "poll": float(config.get("CRM_PLUGIN_WORKER_POLL") or 1.0),
-            "policy": Policy(max_attempts=int(config.get("CRM_PLUGIN_SEND_MAX_ATTEMPTS") or 8)),
+            "concurrency": settings.worker_concurrency,
+            "lease": settings.worker_lease,
+            "poll": settings.worker_poll,
+            "policy": Policy(max_attempts=settings.send_max_attempts),
         }
         options.update(overrides)
         if "limiter" not in options:
-            options["limiter"] = limiter_from_url(config.get("CRM_PLUGIN_REDIS_URL"))
-        return cls(app, **options)
+            options["limiter"] = limiter_from_url(settings.redis_url)
+        return cls(state, **options)
 
     # --- life cycle ----------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -168,7 +158,7 @@ class Worker:
         if self._pool is None:
             self._stopping.clear()
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="crm-plugin-sender")
-            self._unwatch = notify.watch(self.state.db.engine, self.wake)
+            self._unwatch = self.state.db.watch(self.wake)
 
     def _close(self) -> None:
         if self._unwatch is not None:
@@ -223,7 +213,7 @@ class Worker:
 
     def _run(self, job: Callable[..., None], *args: Any) -> None:
         try:
-            with self.app.app_context():  # the gateway may need one (files, leads)
+            with self.state.host_context():  # the gateway may need the host's app context (files, leads)
                 job(*args)
         except Exception:  # noqa: BLE001 - the row keeps its lease and is retried when it lapses
             log.exception("crm_plugin worker %s: a sender failed", self.id)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
-from .app import create_app, init_db
+from .app import create_app
+from .database import init_db
 
 __all__ = ["create_app", "init_db"]

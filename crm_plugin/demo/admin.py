@@ -36,7 +36,7 @@ class HomeView(AdminOnly, AdminIndexView):
 
 
 class CrmModelView(AdminOnly, ModelView):
-    form_base_class = PluginForm  # Flask-Admin's own CSRF token, and only it, even under CSRFProtect
+    form_base_class = PluginForm  # one CSRF token per form, Flask-WTF's: CSRFProtect accepts it
     can_view_details = True
     page_size = 50
 

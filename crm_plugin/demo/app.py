@@ -16,8 +16,8 @@ from flask import Flask, request, session
 from flask_babel import Babel
 from flask_wtf import CSRFProtect
 
-from .. import CrmPlugin, get_state, migrate
-from ..db import normalise_url
+from .. import CrmPlugin
+from ..core.db import normalise_url
 from ..phones import format_phone
 from . import forms
 from .admin import create_admin
@@ -26,16 +26,13 @@ from .auth import login_manager
 from .gateway import DemoGateway
 from .models import db
 from .timeutil import DEFAULT_TIMEZONE, format_local
-from .views import BLUEPRINTS, register_views
+from .views import register_views
 
 log = logging.getLogger(__name__)
 
-csrf = CSRFProtect()
+csrf = CSRFProtect()  # every POST, as a real CRM runs it: the plugin exempts its own webhooks itself
 babel = Babel()
 LANGUAGES = ("ru", "en")
-# CSRFProtect checks only the demo's own pages: the plugin's webhooks are called by messengers (they prove
-# themselves with signatures) and Flask-Admin forms carry Flask-Admin's own token.
-_PROTECTED = {auth_bp.name} | {bp.name for bp in BLUEPRINTS}
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -46,7 +43,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DEMO_TIMEZONE=DEFAULT_TIMEZONE,
         DEMO_CITY="Казань",
         BABEL_DEFAULT_LOCALE="ru",
-        WTF_CSRF_CHECK_DEFAULT=False,  # see _PROTECTED
     )
     app.config.from_prefixed_env()
     if test_config:
@@ -57,7 +53,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_locale)  # Flask-Admin and the plugin's tab speak the user's language
-    app.before_request(_protect_own_forms)
     app.register_blueprint(auth_bp)
     register_views(app)
     _register_template_helpers(app)
@@ -69,14 +64,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.cli.add_command(demo)
     return app
-
-
-def init_db(app: Flask) -> None:
-    """Create the demo's tables and bring the plugin's tables to the newest migration."""
-    with app.app_context():
-        db.create_all()
-    state = get_state(app)
-    migrate.upgrade(state.db.engine, state.manifest)
 
 
 def _configure_database(app: Flask) -> None:
@@ -94,13 +81,6 @@ def _locale() -> str:
     if chosen in LANGUAGES:
         session["lang"] = chosen
     return session.get("lang") or "ru"
-
-
-def _protect_own_forms() -> None:
-    from flask import current_app
-
-    if current_app.config.get("WTF_CSRF_ENABLED", True) and request.blueprint in _PROTECTED:
-        csrf.protect()
 
 
 def _money(value: Decimal | float | None) -> str:

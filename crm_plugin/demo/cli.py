@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 
 import click
@@ -10,7 +9,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import inspect
 
-from ..extension import get_state
+from ..extension import start_worker
+from ..web.current import get_state
+from .database import init_db
 from .models import User, db
 from .seed import DEFAULT_ORDERS, seed
 
@@ -29,8 +30,6 @@ def _app() -> Flask:
 @demo.command("init-db", help="Create the demo's tables and apply the plugin's migrations.")
 @with_appcontext
 def init_db_command() -> None:
-    from . import init_db
-
     init_db(_app())
     click.echo("Demo tables created; crm_plugin tables migrated.")
 
@@ -40,8 +39,6 @@ def init_db_command() -> None:
 @click.option("--random-seed", default=7, show_default=True, help="The same seed gives the same data.")
 @with_appcontext
 def seed_command(orders: int, random_seed: int) -> None:
-    from . import init_db
-
     app = _app()
     init_db(app)
     summary = seed(app, random_seed=random_seed, orders=orders)
@@ -74,14 +71,8 @@ def serve(host: str, port: int) -> None:
 
 
 def _start_delivery(app: Flask) -> None:
-    if app.config["CRM_PLUGIN_WORKER"] != "thread":
-        log.info("CRM_PLUGIN_WORKER=%s: run `flask crm-plugin worker` to deliver messages",
-                 app.config["CRM_PLUGIN_WORKER"])
+    if get_state(app).settings.worker != "thread":
+        log.info("CRM_PLUGIN_WORKER=external: run `flask crm-plugin worker` to deliver messages")
         return
-    if importlib.util.find_spec("crm_plugin.delivery.worker") is None:
-        log.warning("crm_plugin.delivery.worker is not available: bot messages stay queued in the outbox")
-        return
-    from ..extension import start_worker
-
     start_worker(app)
     log.info("crm_plugin delivery thread started")

@@ -28,6 +28,7 @@ from .timeutil import day_bounds, local_day
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = (host.JobStatus.NEW, host.JobStatus.SCHEDULED)
+DONE_STATUS = {host.JobKind.MEASUREMENT: host.JobStatus.MEASURED, host.JobKind.INSTALLATION: host.JobStatus.INSTALLED}
 
 
 def to_host_user(user: m.User) -> host.User:
@@ -44,6 +45,14 @@ def to_host_job(job: m.Job) -> host.Job:
         latitude=job.latitude, longitude=job.longitude, manager_comment=job.manager_comment,
         assignee_id=job.assignee_id, updated_at=job.updated_at,
     )
+
+
+def check_transition(kind: host.JobKind, current: host.JobStatus, new: host.JobStatus) -> None:
+    """The changes the contract forbids (CrmGateway.set_job_status): ValueError."""
+    if current is host.JobStatus.CANCELLED:
+        raise ValueError("a cancelled job stays cancelled; reopen it in the CRM")
+    if new in host.DONE_STATUSES and new is not DONE_STATUS[kind]:
+        raise ValueError(f"{new.value} is not a done status of a {kind.value} job")
 
 
 def to_host_file(file: m.JobFile) -> host.JobFile:
@@ -95,6 +104,8 @@ class DemoGateway:
 
     def send_login_code(self, user_id: int, code: str) -> None:
         with self._session() as session:
+            if session.get(m.User, user_id) is None:
+                raise LookupError(f"no user {user_id}")  # SQLite would store it: it does not check the key
             session.add(m.LoginCode(user_id=user_id, code=code))
         log.info("login code delivered to the CRM inbox of user %s", user_id)
 
@@ -106,6 +117,9 @@ class DemoGateway:
             return to_host_job(job) if job else None
 
     def list_jobs(self, query: host.JobQuery) -> list[host.Job]:
+        for bound in (query.scheduled_from, query.scheduled_to):
+            if bound is not None and bound.tzinfo is None:
+                raise ValueError(f"naive datetime bound {bound!r}: the contract takes aware datetimes")
         stmt = select(m.Job)
         if query.assignee_id is not None:
             stmt = stmt.where(m.Job.assignee_id == query.assignee_id)
@@ -138,6 +152,9 @@ class DemoGateway:
             job = session.get(m.Job, job_id)
             if job is None:
                 raise LookupError(f"no job {job_id}")
+            if job.status is status:
+                return  # a retried turn: done_at keeps the day it was first done
+            check_transition(job.kind, job.status, status)
             job.status = status
             job.done_at = m.utcnow() if status in host.DONE_STATUSES else None
             job.updated_at = m.utcnow()

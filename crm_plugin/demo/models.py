@@ -11,12 +11,20 @@ from typing import Any
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Enum, ForeignKey, LargeBinary, Numeric, String, Text, select
-from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, registry, relationship, scoped_session,
-                            validates)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    registry,
+    relationship,
+    scoped_session,
+    validates,
+)
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..core.models import UtcDateTime
 from ..host import FileKind, JobKind, JobStatus, Role
-from ..models import UtcDateTime
 from ..phones import normalise_phone
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select

@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Response, request
 
-from .server import Fault, FakePlatformServer, SlidingWindow
+from .server import FakePlatformServer, Fault, SlidingWindow
 
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendLocation"})
 UNLIMITED = None

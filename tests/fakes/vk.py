@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Response, request
 
-from .server import Fault, FakePlatformServer, SlidingWindow
+from .server import FakePlatformServer, Fault, SlidingWindow
 
 ERRORS = {
     5: "User authorization failed: invalid access_token (4).",

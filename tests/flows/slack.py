@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from crm_plugin.models import Platform
+from crm_plugin.core.models import Platform
+from tests.store_helpers import configure
 
 from ..fakes.server import SlidingWindow
 from ..fakes.slack import FakeSlack
@@ -77,6 +78,6 @@ def slack_fixture() -> Iterator[FakeSlack]:
 
 def slack_bot(flow: Flow, fake: FakeSlack, *, leads_enabled: bool = True) -> int:
     """A Slack app of the plugin pointed at the fake Web API; its channel messages become leads."""
-    flow.app.config["CRM_PLUGIN_SLACK_API_URL"] = f"{fake.url}/api/"
+    configure(flow.app, slack_api_url=f"{fake.url}/api/")
     return flow.bot(Platform.SLACK, {"token": fake.token, "signing_secret": SLACK_SIGNING},
                     leads_enabled=leads_enabled)

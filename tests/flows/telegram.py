@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from crm_plugin.models import Platform
+from crm_plugin.core.models import Platform
+from tests.store_helpers import configure
 
 from ..fakes.telegram import FakeTelegram
 from .people import Btn, Person, Seen, ids
@@ -108,6 +109,6 @@ def telegram_fixture() -> Iterator[FakeTelegram]:
 
 def telegram_bot(flow: Flow, fake: FakeTelegram) -> int:
     """A Telegram bot of the plugin pointed at the fake Bot API."""
-    flow.app.config["CRM_PLUGIN_TELEGRAM_API_URL"] = fake.url
+    configure(flow.app, telegram_api_url=fake.url)
     return flow.bot(Platform.TELEGRAM, {"token": fake.token}, webhook_secret=TELEGRAM_SECRET,
                     username="crm_test_bot")

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from crm_plugin.channels.viber_inbound import SHARE_PHONE_TRACKING
-from crm_plugin.models import Platform
+from crm_plugin.core.models import Platform
+from tests.store_helpers import configure
 
 from ..fakes.viber import FakeViber
 from .people import Btn, Person, Seen, ids
@@ -109,6 +110,6 @@ def viber_fixture() -> Iterator[FakeViber]:
 
 def viber_bot(flow: Flow, fake: FakeViber) -> int:
     """A Viber bot of the plugin pointed at the fake Viber REST API."""
-    flow.app.config["CRM_PLUGIN_VIBER_API_URL"] = f"{fake.url}/pa/"
-    flow.app.config["CRM_PLUGIN_PUBLIC_URL"] = "https://crm.example"  # Viber fetches files the plugin serves
+    configure(flow.app, viber_api_url=f"{fake.url}/pa/")
+    configure(flow.app, public_url="https://crm.example")  # Viber fetches files the plugin serves
     return flow.bot(Platform.VIBER, {"token": VIBER_TOKEN, "name": "Окна CRM"}, username="oknacrm")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from crm_plugin.models import Platform
+from crm_plugin.core.models import Platform
+from tests.store_helpers import configure
 
 from ..fakes.vk import FakeVk
 from .people import Btn, Person, Seen, ids
@@ -108,5 +109,5 @@ def vk_fixture() -> Iterator[FakeVk]:
 
 def vk_bot(flow: Flow, fake: FakeVk) -> int:
     """A VK community bot of the plugin pointed at the fake VK API."""
-    flow.app.config["CRM_PLUGIN_VK_API_URL"] = fake.api_url
+    configure(flow.app, vk_api_url=fake.api_url)
     return flow.bot(Platform.VK, fake.credentials(secret=VK_SECRET), username=f"club{fake.group_id}")

@@ -14,13 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from crm_plugin import get_state
 from crm_plugin.bot import make_invite
-from crm_plugin.bot.context import company_tz
+from crm_plugin.core.models import Bot, Direction, EmployeeLink, Message, MessageStatus, Platform
 from crm_plugin.delivery.sender import Policy
-from crm_plugin.delivery.worker import Worker
 from crm_plugin.demo.images import window_photo
+from crm_plugin.extension import make_worker
 from crm_plugin.host import FileKind, Job, JobKind, JobQuery, JobStatus, NewFile, Role
-from crm_plugin.models import Bot, Direction, EmployeeLink, Message, MessageStatus, Platform
 
 from ..admin_helpers import add_user, admin_client, login, post
 from ..bot_helpers import World
@@ -42,7 +42,7 @@ class Flow(World):
 
     def __post_init__(self) -> None:
         self.client = self.app.test_client()
-        self.worker = Worker.for_app(self.app, poll=0.05,
+        self.worker = make_worker(self.app, poll=0.05,
                                      policy=Policy(per_chat_rate=FAST_CHAT_RATE, backoff_base=0.05))
 
     def run(self) -> None:
@@ -132,7 +132,7 @@ LIST_LABELS = {"new": "Новые заявки", "today": "Сегодня", "tom
 
 def local_moment(flow: Flow, days: int, hour: int, minute: int) -> datetime:
     """``days`` from today in the company's zone (CRM_PLUGIN_TIMEZONE), at hour:minute there, in UTC."""
-    tz = company_tz(flow.app.config)
+    tz = get_state(flow.app).settings.tz
     day = datetime.now(tz).date() + timedelta(days=days)
     return datetime.combine(day, dtime(hour, minute), tzinfo=tz).astimezone(UTC)
 

@@ -4,7 +4,7 @@ Message ids are English; the Russian catalogue translates them (the English one 
 Placeholders use the ``%(name)s`` form gettext tools understand. To update the catalogues::
 
     pybabel extract -k t -k N_ -k gettext --no-location --sort-output -o /tmp/crm_plugin.pot \\
-        crm_plugin/bot crm_plugin/notifications.py
+        crm_plugin/bot
     pybabel update -i /tmp/crm_plugin.pot -d crm_plugin/translations -D crm_plugin --no-fuzzy-matching
     # translate the new entries of crm_plugin/translations/ru/LC_MESSAGES/crm_plugin.po, then
     pybabel compile -d crm_plugin/translations -D crm_plugin --statistics
@@ -16,13 +16,13 @@ older than its .po.
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 DOMAIN = "crm_plugin"
-LOCALE_DIR = Path(__file__).parent / "translations"
+LOCALE_DIR = Path(__file__).parent.parent / "translations"
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
 
@@ -56,19 +56,15 @@ def normalise_language(value: str | None) -> str | None:
     return short if short in LANGUAGES else None
 
 
-def pick_language(link_language: str | None, sender_language: str | None, settings: Mapping[str, Any]) -> str:
+def pick_language(link_language: str | None, sender_language: str | None, default: str) -> str:
     """The employee's chosen language, else English for an English-speaking messenger profile, else the
-    company's default (CRM_PLUGIN_LANGUAGE)."""
+    company's ``default`` (CRM_PLUGIN_LANGUAGE)."""
     chosen = normalise_language(link_language)
     if chosen:
         return chosen
     if normalise_language(sender_language) == "en":
         return "en"
-    return default_language(settings)
-
-
-def default_language(settings: Mapping[str, Any]) -> str:
-    return normalise_language(settings.get("CRM_PLUGIN_LANGUAGE")) or DEFAULT_LANGUAGE
+    return normalise_language(default) or DEFAULT_LANGUAGE
 
 
 def translator(language: str) -> _Translator:

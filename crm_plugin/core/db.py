@@ -6,11 +6,11 @@ keeps a plain SQLAlchemy 2.0 engine on the same database URL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -42,18 +42,53 @@ def plugin_database_url(plugin_url: str | None, host_url: str | None) -> str | N
         hide_password=False)
 
 
+_NEW_ROWS = "crm_plugin_new_rows"
+
+
+def mark_new_rows(session: Session) -> None:
+    """Once this session commits, wake whoever watches the database (outbox and incoming rows were added)."""
+    session.info[_NEW_ROWS] = True
+
+
 class Database:
+    """The plugin's engine and its sessions. Commits that added rows (``mark_new_rows``) wake the watchers
+    at once: a reply goes out the moment its turn commits, not at the worker's next poll. Only the plugin's
+    own sessions are listened to, never the host's."""
+
     def __init__(self, url: str) -> None:
         url = normalise_url(url)
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._watchers: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        event.listen(self.sessions, "after_commit", self._after_commit)
+        event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(_NEW_ROWS, None))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             yield session
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` after each commit that added rows; returns the function that stops it."""
+        with self._lock:
+            self._watchers.append(wake)
+
+        def unwatch() -> None:
+            with self._lock:
+                if wake in self._watchers:
+                    self._watchers.remove(wake)
+
+        return unwatch
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_NEW_ROWS, False):
+            with self._lock:
+                watchers = list(self._watchers)
+            for wake in watchers:
+                wake()
 
     def dispose(self) -> None:
         self.engine.dispose()

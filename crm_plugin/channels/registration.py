@@ -1,5 +1,5 @@
-"""Bot management without Flask: which secrets each platform needs, checking them with the platform, sealing
-them, and the webhook (set, inspect).
+"""Bot management without Flask: the secrets each platform needs (declared by its Channel class), checking
+them with the platform, sealing them, and the webhook (set, inspect).
 
 Secrets live only sealed in ``Bot.credentials_encrypted``. Every text that leaves this module (an error for
 the admin, a log line) is scrubbed of the bot's secret values first: client libraries like to put the
@@ -11,62 +11,31 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .channels import channel_class, channel_for
-from .channels.base import BotIdentity, Channel, CredentialsError, WebhookInfo
-from .crypto import mask
-from .delivery.scrub import scrub, secret_values
-from .i18n import N_  # marks labels for the admin's catalogue (crm_plugin/admin/i18n.py translates them)
-from .models import Bot, Platform
-
-if TYPE_CHECKING:
-    from .extension import PluginState
+from ..core.crypto import mask
+from ..core.models import Bot, Platform
+from ..core.scrub import scrub, secret_values
+from ..core.state import PluginState
+from .base import BotIdentity, Channel, CredentialField, CredentialsError, WebhookInfo
+from .registry import api_url, channel_class, channel_for
 
 log = logging.getLogger(__name__)
 
-API_URL_SETTINGS = {Platform.TELEGRAM: "TELEGRAM_API_URL", Platform.VK: "VK_API_URL",
-                    Platform.VIBER: "VIBER_API_URL", Platform.SLACK: "SLACK_API_URL"}
 
-
-@dataclass(frozen=True)
-class CredentialField:
-    key: str  # the key in the sealed credentials dict, as the channel reads it
-    label: str
-    hint: str = ""
-    secret: bool = True  # shown masked, never echoed back into a page
-    required: bool = True  # an optional field left empty is not stored
-
-
-# What an admin types for each platform: the keys the channel adapters read.
-CREDENTIAL_FIELDS: dict[Platform, tuple[CredentialField, ...]] = {
-    Platform.TELEGRAM: (CredentialField("token", N_("Токен бота"), N_("Выдаёт @BotFather: 123456:ABC…")),),
-    Platform.VK: (
-        CredentialField("token", N_("Ключ доступа сообщества"), N_("Управление → Работа с API → Ключи доступа")),
-        CredentialField("confirmation", N_("Строка подтверждения"),
-                        N_("Callback API: строка, которую должен вернуть сервер"), secret=False),
-        CredentialField("secret", N_("Секретный ключ"), N_("Callback API: поле «Секретный ключ»")),
-    ),
-    Platform.VIBER: (CredentialField("token", N_("Токен"), N_("partners.viber.com → Info → Token")),),
-    Platform.SLACK: (
-        CredentialField("token", N_("Bot User OAuth Token"), N_("xoxb-…: OAuth & Permissions")),
-        CredentialField("signing_secret", N_("Signing Secret"), N_("Basic Information → App Credentials")),
-        CredentialField("app_token", N_("App-Level Token (Socket Mode)"),
-                        N_("xapp-…: Basic Information → App-Level Tokens (connections:write). Только для "
-                           "работы без публичного адреса: flask crm-plugin poll"), required=False),
-    ),
-}
-
-PLATFORM_LABELS = {Platform.TELEGRAM: "Telegram", Platform.VK: N_("ВКонтакте"), Platform.VIBER: "Viber",
-                   Platform.SLACK: "Slack", Platform.WEB: N_("Веб-чат")}
+def credential_fields(platform: Platform) -> tuple[CredentialField, ...]:
+    """What an admin types for ``platform``: the keys its channel reads (none for an unknown platform)."""
+    try:
+        return channel_class(platform).credential_fields
+    except LookupError:
+        return ()
 
 
 def clean_credentials(platform: Platform, raw: Mapping[str, Any]) -> dict[str, str]:
     """The declared fields of ``platform``, stripped; ValueError in Russian when a required one is empty."""
-    fields = CREDENTIAL_FIELDS.get(platform)
-    if fields is None:
-        raise ValueError(f"Для платформы {PLATFORM_LABELS.get(platform, platform.value)} ключи не вводятся")
+    fields = credential_fields(platform)
+    if not fields:
+        raise ValueError(f"Для платформы {_label(platform)} ключи не вводятся")
     result = {f.key: str(raw.get(f.key) or "").strip() for f in fields}
     missing = [f.label for f in fields if f.required and not result[f.key]]
     if missing:
@@ -74,18 +43,12 @@ def clean_credentials(platform: Platform, raw: Mapping[str, Any]) -> dict[str, s
     return {f.key: result[f.key] for f in fields if f.required or result[f.key]}
 
 
-def api_url(state: PluginState, platform: Platform) -> str:
-    key = API_URL_SETTINGS.get(platform)
-    return str(state.setting(key)) if key else ""
-
-
 def channel_for_credentials(state: PluginState, platform: Platform, credentials: Mapping[str, str]) -> Channel:
     """An adapter for credentials not saved yet (the "Проверить" button)."""
     try:
         cls = channel_class(platform)
-    except (ImportError, AttributeError, KeyError):
-        raise CredentialsError(f"Платформа {PLATFORM_LABELS.get(platform, platform.value)} пока не поддерживается "
-                               "этой версией плагина") from None
+    except (ImportError, LookupError):
+        raise CredentialsError(f"Платформа {platform.value} пока не поддерживается этой версией плагина") from None
     return cls(credentials, api_url=api_url(state, platform))
 
 
@@ -96,11 +59,9 @@ def check_credentials(state: PluginState, platform: Platform, credentials: Mappi
 
 
 def seal(state: PluginState, bot: Bot, credentials: Mapping[str, str], identity: BotIdentity | None) -> None:
-    """Store the credentials sealed and the identity the platform gave."""
-    data = dict(credentials)
-    if bot.platform is Platform.VIBER and identity is not None:
-        data.setdefault("name", (identity.name or "")[:28])  # Viber shows it as the sender of every message
-    bot.credentials_encrypted = state.secrets.seal(data)
+    """Store the credentials sealed (with what the platform's identity adds) and the identity the platform gave."""
+    bot.credentials_encrypted = state.secrets.seal(channel_class(bot.platform).stored_credentials(credentials,
+                                                                                                  identity))
     if identity is not None:
         bot.platform_bot_id = identity.id or bot.platform_bot_id
         bot.name = bot.name or identity.name
@@ -111,7 +72,7 @@ def masked_credentials(state: PluginState, bot: Bot) -> list[tuple[str, str]]:
     """(label, what may be shown) for each credential of a saved bot."""
     stored = _open(state, bot)
     shown = []
-    for field in CREDENTIAL_FIELDS.get(bot.platform, ()):
+    for field in credential_fields(bot.platform):
         value = stored.get(field.key) or ""
         shown.append((field.label, mask(value) if field.secret else value))
     return shown
@@ -119,10 +80,8 @@ def masked_credentials(state: PluginState, bot: Bot) -> list[tuple[str, str]]:
 
 def public_webhook_url(state: PluginState, bot: Bot) -> str | None:
     """Where the platform should post this bot's updates; None without CRM_PLUGIN_PUBLIC_URL (polling)."""
-    public = (state.setting("PUBLIC_URL") or "").rstrip("/")
-    if not public:
-        return None
-    return f"{public}{state.setting('URL_PREFIX').rstrip('/')}/webhook/{bot.id}"
+    base = state.settings.public_base()
+    return f"{base}/webhook/{bot.id}" if base else None
 
 
 def set_webhook(state: PluginState, bot: Bot) -> str | None:
@@ -145,6 +104,13 @@ def set_webhook(state: PluginState, bot: Bot) -> str | None:
 def webhook_info(state: PluginState, bot: Bot) -> WebhookInfo:
     channel = channel_for(state, bot)
     return _guarded(lambda: channel.webhook_info(), _open(state, bot), "webhook_info", bot.webhook_secret)
+
+
+def _label(platform: Platform) -> str:
+    try:
+        return channel_class(platform).label
+    except (ImportError, LookupError):
+        return platform.value
 
 
 def _open(state: PluginState, bot: Bot) -> dict[str, Any]:

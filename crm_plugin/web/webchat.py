@@ -19,16 +19,17 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 from wtforms import ValidationError
 
-from . import inbound
-from .admin.access import can_manage
-from .admin.webchat import conversation, sniff_type
+from .. import inbound
+from ..admin.access import can_manage
+from ..admin.webchat import conversation, sniff_type
+from ..channels.base import ParsedRequest
+from ..channels.web import UploadStore, bind_employee, ensure_web_bot, web_sender
+from ..core.chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Start, Text
+from ..core.models import Bot, Direction, LinkStatus, Message, Platform
+from ..core.state import PluginState
+from ..host import User
 from .blueprint import blueprint
-from .channels.base import ParsedRequest
-from .channels.web import UploadStore, bind_employee, ensure_web_bot, web_sender
-from .chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Start, Text
-from .extension import PluginState, get_state
-from .host import User
-from .models import Bot, Direction, LinkStatus, Message, Platform
+from .current import get_state
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def webchat_upload() -> Response:
         if content_type is None:
             raise BadInput(f"Файл «{upload.filename}» не подходит: можно фото (JPEG, PNG, GIF, WebP) или PDF.")
         checked.append((upload.filename or "file", content_type, data))
-    store = UploadStore.for_instance(current_app.instance_path)
+    store = UploadStore(get_state().upload_dir)
     group = uuid.uuid4().hex if len(checked) > 1 else None  # several files = one album
     caption = (request.form.get("caption") or "").strip()[:1024] or None
     events: list[Event] = []
@@ -162,7 +163,7 @@ def webchat_file(message_id: int, index: int) -> Response:
 @guarded
 def webchat_upload_file(file_id: str) -> Response:
     """A file the admin attached, shown in their own bubble."""
-    store = UploadStore.for_instance(current_app.instance_path)
+    store = UploadStore(get_state().upload_dir)
     try:
         info = store.info(file_id)
         data = store.read(file_id)

@@ -1,6 +1,7 @@
 """Polling mode, for an install without a public URL: Telegram getUpdates, VK Bots Long Poll and Slack Socket
 Mode (bots with an app-level token) feed the same engine as the webhooks (crm_plugin.inbound.accept), one
-thread per bot.
+thread per bot. Which bots can poll is the channels' say: a Pollable channel class whose ``can_poll`` accepts
+the bot's credentials.
 
 The cursor (Telegram offset, VK long-poll state, Slack envelopes to acknowledge) is kept in
 crm_plugin_settings, so a restart resumes where it stopped; the platforms' dedupe keys make an update seen
@@ -15,15 +16,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import inbound
-from .channels import channel_for
-from .channels.base import Channel, SendError
-from .extension import PluginState
-from .models import Bot, Platform, PluginSetting
+from ..channels import channel_class, channel_for
+from ..channels.base import Pollable, SendError
+from ..core.models import Bot, PluginSetting
+from ..core.state import PluginState
+from . import receive
 
 log = logging.getLogger(__name__)
 
-POLLING_PLATFORMS = (Platform.TELEGRAM, Platform.VK, Platform.SLACK)
 MAX_BACKOFF = 30.0
 
 
@@ -35,35 +35,37 @@ class Poller:
 
     def bots(self) -> list[Bot]:
         with self.state.db.session() as session:
-            bots = list(session.scalars(select(Bot).where(Bot.active, Bot.platform.in_(POLLING_PLATFORMS))))
+            bots = list(session.scalars(select(Bot).where(Bot.active).order_by(Bot.id)))
         return [bot for bot in bots if self._can_poll(bot)]
 
     def _can_poll(self, bot: Bot) -> bool:
-        """Slack is polled through Socket Mode, which needs the app-level token (xapp-...)."""
-        if bot.platform is not Platform.SLACK:
-            return True
+        cls = channel_class(bot.platform)
+        if not issubclass(cls, Pollable):
+            return False  # webhooks only (Viber, the web chat): nothing to log, nothing to open
         try:
-            app_token = self.state.secrets.open(bot.credentials_encrypted).get("app_token")
+            credentials = self.state.secrets.open(bot.credentials_encrypted)
         except Exception as error:  # noqa: BLE001 - one unreadable bot must not stop the others
             log.error("bot %s: credentials cannot be opened, not polled: %s", bot.id, error)
             return False
-        if not app_token:
-            log.info("bot %s: Slack without an app-level token (xapp-...) is not polled; add one in the admin "
-                     "for Socket Mode, or set CRM_PLUGIN_PUBLIC_URL for the Events API", bot.id)
-        return bool(app_token)
+        if cls.can_poll(credentials):
+            return True
+        log.info("bot %s: not polled: its %s keys do not allow polling (Slack Socket Mode needs an app-level "
+                 "token, xapp-...); add the key in the admin, or set CRM_PLUGIN_PUBLIC_URL for webhooks",
+                 bot.id, cls.platform.value)
+        return False
 
-    def prepare(self, bot: Bot) -> Channel:
+    def prepare(self, bot: Bot) -> Pollable:
         channel = channel_for(self.state, bot)
-        if bot.platform == Platform.TELEGRAM:
-            # Telegram refuses getUpdates while a webhook is set: polling replaces it.
-            channel.delete_webhook()  # type: ignore[attr-defined]
+        if not isinstance(channel, Pollable):
+            raise TypeError(f"bot {bot.id}: {bot.platform.value} cannot be polled")
+        channel.prepare_for_polling()  # e.g. Telegram drops its webhook: getUpdates refuses to run beside one
         return channel
 
-    def poll_once(self, bot: Bot, channel: Channel) -> int:
+    def poll_once(self, bot: Bot, channel: Pollable) -> int:
         """One long poll for one bot; returns how many new updates were stored."""
         cursor = self._load_cursor(bot.id)
-        requests, cursor = channel.poll(cursor, self.timeout)  # type: ignore[attr-defined]
-        stored = sum(inbound.accept(self.state, bot.id, parsed) for parsed in requests)
+        requests, cursor = channel.poll(cursor, self.timeout)
+        stored = sum(receive.accept(self.state, bot.id, parsed) for parsed in requests)
         self._save_cursor(bot.id, cursor)
         return stored
 

@@ -6,7 +6,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import PluginStartupError
 from .manifest import Manifest
@@ -26,8 +27,13 @@ def upgrade(engine: Engine, manifest: Manifest, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, manifest: Manifest, revision: str = "base") -> None:
+    """Down to ``revision``; at base the version table goes too (Alembic keeps it, empty), so an uninstall
+    leaves nothing of the plugin in the host's database."""
     with engine.begin() as connection:
         command.downgrade(_config(manifest, connection), revision)
+        context = MigrationContext.configure(connection, opts={"version_table": manifest.version_table})
+        if context.get_current_revision() is None:
+            Table(manifest.version_table, MetaData()).drop(connection, checkfirst=True)
 
 
 def current_revision(engine: Engine, manifest: Manifest) -> str | None:
@@ -41,10 +47,18 @@ def head_revision(manifest: Manifest) -> str | None:
 
 
 def ensure_migrated(engine: Engine, manifest: Manifest) -> None:
-    """Stop start-up with one line when the plugin's tables are missing or behind."""
-    current, head = current_revision(engine, manifest), head_revision(manifest)
+    """Stop start-up with one line when the database is unreachable or the plugin's tables are missing or
+    behind."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine, manifest)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:300]
+        raise PluginStartupError(f"crm_plugin: cannot reach the database {where} ({reason}); check "
+                                 "CRM_PLUGIN_DATABASE_URL or the host's SQLALCHEMY_DATABASE_URI") from None
+    head = head_revision(manifest)
     if current != head:
         raise PluginStartupError(
-            f"crm_plugin: the database {engine.url.render_as_string(hide_password=True)} is at plugin revision "
+            f"crm_plugin: the database {where} is at plugin revision "
             f"{current or 'none'}, the code needs {head}; run `flask crm-plugin db upgrade`"
         )

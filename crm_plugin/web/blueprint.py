@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ._version import bundle_path
+from .._version import bundle_path
 
 blueprint = Blueprint(
     "crm_plugin",

@@ -14,7 +14,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from ._version import bundle_path
+from .._version import bundle_path
 from .errors import PluginStartupError
 
 SETTING_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "float": float}
@@ -30,6 +30,8 @@ class Setting:
     type: type
     default: Any
     description: str
+    choices: tuple[Any, ...] = ()  # allowed values, when the key takes only a few
+    minimum: float | None = None  # smallest allowed number
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,13 @@ def _settings(read: _Reader) -> list[Setting]:
         default = raw.get("default")
         if default is not None and not isinstance(default, kind):
             raise read.fail(f"{where}.default", f"of {key} must be a {type_name}")
-        result.append(Setting(key, kind, default, str(raw.get("description", ""))))
+        choices = raw.get("choices", [])
+        if not isinstance(choices, list) or any(not isinstance(c, kind) for c in choices):
+            raise read.fail(f"{where}.choices", f"of {key} must be an array of {type_name} values")
+        minimum = raw.get("min")
+        if minimum is not None and (kind not in (int, float) or not isinstance(minimum, (int, float))):
+            raise read.fail(f"{where}.min", f"of {key} must be a number, on an int or float setting")
+        result.append(Setting(key, kind, default, str(raw.get("description", "")), tuple(choices), minimum))
     return result
 
 

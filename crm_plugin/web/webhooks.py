@@ -13,12 +13,12 @@ from typing import cast
 
 from flask import Response, jsonify, request
 
-from . import inbound
+from .. import inbound
+from ..channels import channel_for
+from ..channels.base import MalformedRequest, WebhookRequest
+from ..core.models import Bot, Platform
 from .blueprint import blueprint
-from .channels import channel_for
-from .channels.base import MalformedRequest, WebhookRequest
-from .extension import get_state
-from .models import Bot, Platform
+from .current import get_state
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 @blueprint.post("/webhook/<int:bot_id>")
 def webhook(bot_id: int) -> Response | tuple[str, int]:
     state = get_state()
-    request.max_content_length = state.setting("MAX_BODY_BYTES")  # larger bodies: 413 before reading
+    request.max_content_length = state.settings.max_body_bytes  # larger bodies: 413 before reading
     body = request.get_data(cache=False)
     with state.db.session() as session:
         bot = session.get(Bot, bot_id)

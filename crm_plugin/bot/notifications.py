@@ -13,29 +13,29 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import events, host
-from .bot import labels
-from .bot.cards import short_address
-from .bot.notify import bound_links, language_of, send_to_link
-from .chat import Button, TextReply
-from .host import Job, JobKind, Role
-from .i18n import translator
-from .models import EmployeeLink
+from ..core.chat import Button, TextReply
+from ..core.i18n import translator
+from ..core.models import EmployeeLink
+from ..core.settings import Settings
+from ..core.state import PluginState
+from ..host import Job, JobKind, Role
+from . import labels
+from .cards import short_address
+from .payloads import OpenJob, TakeJob, button
+from .recipients import bound_links, language_of, send_to_link
 
 log = logging.getLogger(__name__)
 
 Translate = Callable[..., str]
 
 
-def _when(job: Job, settings: Any, t: Translate) -> str:
-    from .bot.context import company_tz
-
+def _when(job: Job, settings: Settings, t: Translate) -> str:
     if job.scheduled_at is None:
         return t("time not set")
-    return job.scheduled_at.astimezone(company_tz(settings)).strftime("%d.%m.%Y %H:%M")
+    return job.scheduled_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M")
 
 
-def _summary(job: Job, settings: Any, t: Translate) -> str:
+def _summary(job: Job, settings: Settings, t: Translate) -> str:
     return "\n".join([
         t("Order No. %(number)s", number=job.order_number),
         t("Address: %(address)s", address=short_address(job.address)),
@@ -44,7 +44,7 @@ def _summary(job: Job, settings: Any, t: Translate) -> str:
     ])
 
 
-def _send(session: Session, links: list[EmployeeLink], settings: Any,
+def _send(session: Session, links: list[EmployeeLink], settings: Settings,
           build: Callable[[Translate], TextReply]) -> int:
     for link in links:
         send_to_link(session, link, build(translator(language_of(link, settings))))
@@ -52,20 +52,19 @@ def _send(session: Session, links: list[EmployeeLink], settings: Any,
 
 
 def _open_button(t: Translate, job: Job) -> Button:
-    return Button.action(t(labels.OPEN), f"job:{job.id}")
+    return button(t(labels.OPEN), OpenJob(job.id))
 
 
-def _active_user(state: Any, user_id: int | None) -> bool:
+def _active_user(state: PluginState, user_id: int | None) -> bool:
     user = state.gateway.get_user(user_id) if user_id is not None else None
     return user is not None and user.active
 
 
-@events.on(host.measurement_requested)
-def on_measurement_requested(state: Any, job_id: int, **_: Any) -> None:
+def on_measurement_requested(state: PluginState, job_id: int, **_: Any) -> None:
     job = state.gateway.get_job(job_id)
     if job is None:
         return
-    settings = state.config
+    settings = state.settings
     with state.db.session() as session:
         if job.assignee_id is not None:
             if not _active_user(state, job.assignee_id):
@@ -76,23 +75,22 @@ def on_measurement_requested(state: Any, job_id: int, **_: Any) -> None:
             measurers = [u.id for u in state.gateway.list_users(role=Role.MEASURER)]
             sent = _send(session, bound_links(session, measurers), settings, lambda t: TextReply(
                 t("New measurement request, nobody has taken it yet:") + "\n" + _summary(job, settings, t),
-                ((Button.action(t(labels.TAKE), f"take:{job.id}"), _open_button(t, job)),)))
+                ((button(t(labels.TAKE), TakeJob(job.id)), _open_button(t, job)),)))
     log.info("measurement request %s sent to %d account(s)", job_id, sent)
 
 
-def _to_assignee(state: Any, job_id: int, intro: Callable[[Translate, Job], str], with_open: bool = True) -> None:
+def _to_assignee(state: PluginState, job_id: int, intro: Callable[[Translate, Job], str], with_open: bool = True) -> None:
     job = state.gateway.get_job(job_id)
     if job is None or job.assignee_id is None or not _active_user(state, job.assignee_id):
         return
-    settings = state.config
+    settings = state.settings
     with state.db.session() as session:
         sent = _send(session, bound_links(session, [job.assignee_id]), settings, lambda t: TextReply(
             intro(t, job) + "\n" + _summary(job, settings, t), ((_open_button(t, job),),) if with_open else ()))
     log.info("job %s: %d account(s) told", job_id, sent)
 
 
-@events.on(host.installation_scheduled)
-def on_installation_scheduled(state: Any, job_id: int, **_: Any) -> None:
+def on_installation_scheduled(state: PluginState, job_id: int, **_: Any) -> None:
     _to_assignee(state, job_id, lambda t, job: t("New installation for you:"))
 
 
@@ -102,12 +100,10 @@ _CHANGES = {
 }
 
 
-@events.on(host.job_changed)
-def on_job_changed(state: Any, job_id: int, change: str = "updated", **_: Any) -> None:
+def on_job_changed(state: PluginState, job_id: int, change: str = "updated", **_: Any) -> None:
     _to_assignee(state, job_id, lambda t, job: _CHANGES.get(change, lambda t: t("Your job has been updated:"))(t))
 
 
-@events.on(host.job_cancelled)
-def on_job_cancelled(state: Any, job_id: int, **_: Any) -> None:
+def on_job_cancelled(state: PluginState, job_id: int, **_: Any) -> None:
     _to_assignee(state, job_id, lambda t, job: (t("Measurement cancelled:") if job.kind is JobKind.MEASUREMENT
                                                 else t("Installation cancelled:")), with_open=False)

@@ -3,17 +3,18 @@ each recipient's binding."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..chat import Button, Reply, TextReply
+from ..core.chat import Reply, TextReply
+from ..core.i18n import pick_language, translator
+from ..core.models import Bot, EmployeeLink, LinkStatus
+from ..core.settings import Settings
 from ..delivery.outbox import enqueue
-from ..i18n import pick_language, translator
-from ..models import Bot, EmployeeLink, LinkStatus
 from . import labels
+from .payloads import Menu, button
 
 
 def bound_links(session: Session, crm_user_ids: Iterable[int] | None = None) -> list[EmployeeLink]:
@@ -26,8 +27,8 @@ def bound_links(session: Session, crm_user_ids: Iterable[int] | None = None) -> 
     return list(session.scalars(stmt))
 
 
-def language_of(link: EmployeeLink, settings: Mapping[str, Any]) -> str:
-    return pick_language(link.language, None, settings)
+def language_of(link: EmployeeLink, settings: Settings) -> str:
+    return pick_language(link.language, None, settings.language)
 
 
 def send_to_link(session: Session, link: EmployeeLink, reply: Reply) -> None:
@@ -35,9 +36,9 @@ def send_to_link(session: Session, link: EmployeeLink, reply: Reply) -> None:
     enqueue(session, bot_id=link.bot_id, chat_id=link.chat_id, reply=reply, link_id=link.id)
 
 
-def send_menu_invitation(session: Session, link: EmployeeLink, settings: Mapping[str, Any]) -> None:
+def send_menu_invitation(session: Session, link: EmployeeLink, settings: Settings) -> None:
     """Told after an admin approved the binding: the menu is one tap away."""
     t = translator(language_of(link, settings))
     send_to_link(session, link, TextReply(
         t("An administrator has confirmed your account. Open the menu to see your jobs."),
-        ((Button.action(t(labels.MENU), "menu"),),)))
+        ((button(t(labels.MENU), Menu()),),)))

@@ -1,0 +1,181 @@
+"""InMemoryGateway: the whole host contract (crm_plugin.host.CrmGateway) over dicts behind one lock.
+
+Unit tests of the bot run against it without booting the demo CRM: build a world with the ``add_*``
+helpers, act as a logged-in admin with ``login_as``, and read back what the plugin wrote (``leads``,
+``login_codes``, ``status_history``, ``attached_files``; see store.py). It passes the same contract suite
+(crm_plugin.testing.contract) as the demo CRM's gateway.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+
+from ..host import (
+    DONE_STATUSES,
+    FileKind,
+    Job,
+    JobFile,
+    JobKind,
+    JobQuery,
+    JobStatus,
+    LeadDraft,
+    Metric,
+    MetricSeries,
+    NewFile,
+    Role,
+    User,
+)
+from ..phones import normalise_phone
+from .store import DONE_STATUS, OPEN_STATUSES, MemoryStore, StatusChange, StoredLead, aware
+
+
+class InMemoryGateway(MemoryStore):
+    """A CrmGateway for tests; ``InMemoryGateway(timezone="Europe/Moscow", clock=...)``."""
+
+    # users
+
+    def current_user(self) -> User | None:
+        """The user set by ``login_as``: a test's stand-in for the request's logged-in user."""
+        with self._lock:
+            return self._users.get(self._current) if self._current is not None else None
+
+    def get_user(self, user_id: int) -> User | None:
+        with self._lock:
+            return self._users.get(user_id)
+
+    def list_users(self, *, active_only: bool = True, role: Role | None = None) -> list[User]:
+        with self._lock:
+            users = list(self._users.values())
+        users = [u for u in users if (u.active or not active_only) and _holds(u, role)]
+        return sorted(users, key=lambda u: (u.full_name, u.id))
+
+    def find_users(self, identity: str) -> list[User]:
+        text = identity.strip().casefold()
+        if not text:
+            return []
+        phone = normalise_phone(identity)
+        with self._lock:
+            users = list(self._users.values())
+        return sorted((u for u in users if u.login.casefold() == text or (u.email or "").casefold() == text
+                       or (phone is not None and normalise_phone(u.phone) == phone)), key=lambda u: u.id)
+
+    def send_login_code(self, user_id: int, code: str) -> None:
+        with self._lock:
+            if user_id not in self._users:
+                raise LookupError(f"no user {user_id}")
+            self._codes[user_id].append(code)
+
+    # jobs and their files
+
+    def get_job(self, job_id: int) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def list_jobs(self, query: JobQuery) -> list[Job]:
+        aware(query.scheduled_from, "scheduled_from")
+        aware(query.scheduled_to, "scheduled_to")
+        with self._lock:
+            jobs = list(self._jobs.values())
+        far = datetime.max.replace(tzinfo=timezone.utc)
+        return sorted((j for j in jobs if _matches(j, query)),
+                      key=lambda j: (j.scheduled_at is None, j.scheduled_at or far, j.id))
+
+    def assign_job(self, job_id: int, user_id: int) -> bool:
+        with self._lock:  # check and write under one lock: of racing callers exactly one wins
+            job = self._jobs.get(job_id)
+            if job is None or job.assignee_id is not None or job.status not in OPEN_STATUSES:
+                return False
+            self._jobs[job_id] = replace(job, assignee_id=user_id, status=JobStatus.SCHEDULED,
+                                         updated_at=self._now())
+            return True
+
+    def set_job_status(self, job_id: int, status: JobStatus, by_user_id: int) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            if job.status is status:
+                return
+            if job.status is JobStatus.CANCELLED:
+                raise ValueError("a cancelled job stays cancelled; reopen it in the CRM")
+            if status in DONE_STATUSES and status is not DONE_STATUS[job.kind]:
+                raise ValueError(f"{status.value} is not a done status of a {job.kind.value} job")
+            now = self._now()
+            self._jobs[job_id] = replace(job, status=status, updated_at=now)
+            if status in DONE_STATUSES:
+                self._done_at[job_id] = now
+            else:
+                self._done_at.pop(job_id, None)
+            self._history.append(StatusChange(job_id, status, by_user_id, now))
+
+    def attach_file(self, job_id: int, file: NewFile, by_user_id: int) -> int:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            return self._store_file(job.order_id, job_id, file, by_user_id)
+
+    def list_files(self, order_id: int, kinds: frozenset[FileKind] | None = None) -> list[JobFile]:
+        with self._lock:
+            files = [f.file for f in self._files.values()]
+        return sorted((f for f in files if f.order_id == order_id and (kinds is None or f.kind in kinds)),
+                      key=lambda f: f.id)
+
+    def read_file(self, file_id: int) -> bytes:
+        with self._lock:
+            stored = self._files.get(file_id)
+        if stored is None:
+            raise LookupError(f"no file {file_id}")
+        return stored.data
+
+    # leads and statistics
+
+    def create_lead(self, lead: LeadDraft) -> int:
+        with self._lock:
+            if lead.external_id is not None and lead.external_id in self._lead_by_external:
+                return self._lead_by_external[lead.external_id]
+            lead_id = self._next("lead")
+            self._leads[lead_id] = StoredLead(lead_id, lead, self._now())
+            if lead.external_id is not None:
+                self._lead_by_external[lead.external_id] = lead_id
+            return lead_id
+
+    def metric(self, metric: Metric, start: date, end: date) -> MetricSeries:
+        sums: dict[date, float] = defaultdict(float)
+        for moment, value in self._metric_rows(metric):
+            sums[moment.astimezone(self.tz).date()] += value
+        by_day = tuple((day, sums.get(day, 0.0)) for day in
+                       (start + timedelta(days=i) for i in range((end - start).days + 1)))
+        return MetricSeries(metric=metric, start=start, end=end, total=sum(v for _, v in by_day), by_day=by_day)
+
+    def _metric_rows(self, metric: Metric) -> Iterable[tuple[datetime, float]]:
+        with self._lock:
+            orders, leads = list(self._orders.values()), list(self._leads.values())
+            done = [(self._jobs[job_id], at) for job_id, at in self._done_at.items()]
+        if metric is Metric.ORDERS_CREATED:
+            return [(o.created_at, 1.0) for o in orders]
+        if metric is Metric.REVENUE:
+            return [(o.created_at, o.amount) for o in orders if not o.cancelled]
+        if metric is Metric.LEADS_CREATED:
+            return [(lead.created_at, 1.0) for lead in leads]
+        kind = JobKind.MEASUREMENT if metric is Metric.MEASUREMENTS_DONE else JobKind.INSTALLATION
+        return [(at, 1.0) for job, at in done if job.kind is kind and job.status is DONE_STATUS[kind]]
+
+
+def _holds(user: User, role: Role | None) -> bool:
+    if role is None:
+        return True
+    return user.is_admin if role is Role.ADMIN else role in user.roles
+
+
+def _matches(job: Job, query: JobQuery) -> bool:
+    at = job.scheduled_at
+    return ((query.assignee_id is None or job.assignee_id == query.assignee_id)
+            and (not query.unassigned_only or job.assignee_id is None)
+            and (query.kind is None or job.kind is query.kind)
+            and (query.statuses is None or job.status in query.statuses)
+            and (query.scheduled_from is None or (at is not None and at >= query.scheduled_from))
+            and (query.scheduled_to is None or (at is not None and at < query.scheduled_to)))
