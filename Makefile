@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO := $(BIN)/flask --app crm_plugin.demo
 
-.PHONY: demo test chromium bench clean
+.PHONY: demo test chromium bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/notification_latency.py
 	$(BIN)/python bench/admin_log.py
+	$(BIN)/python bench/stats.py
+
+# 10,000 generated requests per webhook target and per admin target; prints the count of 5xx (target: 0).
+fuzz: $(VENV)/.installed
+	$(BIN)/python bench/fuzz.py
+	$(BIN)/python bench/fuzz_admin.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info instance

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 
 from . import events, host
 from .channels.web import UploadStore
-from .core.crypto import SecretBox
+from .core.crypto import SecretBox, parse_old_keys
 from .core.db import Database, plugin_database_url
 from .core.errors import PluginStartupError
 from .core.manifest import load_manifest
@@ -89,7 +89,7 @@ def build_state(app: Flask, gateway: host.CrmGateway | None) -> PluginState:
         )
     key = settings.secret_key or app.config.get("SECRET_KEY") or ""
     return PluginState(manifest=manifest, settings=settings, gateway=gateway, db=Database(database_url),
-                       secrets=SecretBox(key), signing_key=str(key),
+                       secrets=SecretBox(key, parse_old_keys(settings.old_secret_keys)), signing_key=str(key),
                        upload_dir=str(UploadStore.folder_of(app.instance_path)),
                        host_context=app.app_context)
 

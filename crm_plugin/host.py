@@ -8,8 +8,8 @@ Rules that hold for every method:
 
 - **Times.** Every datetime crossing the contract is timezone-aware. The plugin passes UTC; a host may
   return any zone (the demo returns UTC). A naive datetime is an error: the plugin would read it in the
-  server's zone. Days (``metric``) are the company's local days, in the zone the plugin knows as
-  ``CRM_PLUGIN_TIMEZONE``.
+  server's zone. Days (``metric_values``) are the company's local days, in the zone the plugin knows as
+  ``CRM_PLUGIN_TIMEZONE`` (the host counts its days in the same zone).
 - **Transactions.** The gateway commits its own writes before the method returns, in a transaction of its
   own: the plugin calls it in the middle of a transaction on its own tables, never commits for the host,
   and a rollback on the plugin's side does not undo a host write.
@@ -37,9 +37,10 @@ from blinker import Namespace
 from .phones import normalise_phone
 
 __all__ = [
-    "DONE_STATUSES", "Client", "CrmGateway", "FileKind", "Job", "JobFile", "JobKind", "JobQuery", "JobStatus",
-    "LeadDraft", "Metric", "MetricSeries", "NewFile", "Role", "User", "installation_scheduled", "job_cancelled",
-    "job_changed", "lead_created", "measurement_requested", "normalise_phone", "signals",
+    "DONE_STATUSES", "Aggregation", "Breakdown", "BreakdownRow", "Client", "CrmGateway", "FileKind", "Job",
+    "JobFile", "JobKind", "JobQuery", "JobStatus", "LeadDraft", "MetricPoint", "MetricSpec", "MetricValues",
+    "NewFile", "Role", "Unit", "User", "installation_scheduled", "job_cancelled", "job_changed", "lead_created",
+    "measurement_requested", "normalise_phone", "signals",
 ]
 
 
@@ -72,14 +73,35 @@ class FileKind(str, enum.Enum):
     INSTALLATION_PHOTO = "installation_photo"
 
 
-class Metric(str, enum.Enum):
-    """What statistics can ask the CRM for over a period."""
+class Unit(str, enum.Enum):
+    """What a metric's numbers count: the plugin formats them by it (``42``, ``1 234 567 ₽``, ``12,5 %``)."""
 
-    ORDERS_CREATED = "orders_created"
-    MEASUREMENTS_DONE = "measurements_done"
-    INSTALLATIONS_DONE = "installations_done"
-    LEADS_CREATED = "leads_created"
-    REVENUE = "revenue"  # sum of order amounts, in roubles
+    PIECES = "pieces"  # things counted: orders, visits, leads
+    ROUBLES = "roubles"
+    PERCENT = "percent"  # 12.5 means 12.5 %
+
+
+class Aggregation(str, enum.Enum):
+    """How a metric's figure over several days (or people) follows from theirs.
+
+    ``SUM``: counts and money. The period's total is the sum of its days, and a breakdown's rows add up to it.
+    ``MEAN``: averages and shares (the average order, a percentage). A figure over any span is computed over
+    the whole span, never summed and never a plain mean of days: the average order of a week is the week's
+    revenue over the week's orders. Each day and each row carries its ``weight``, what its value is averaged
+    over (that day's orders for the average order, the denominator of a percentage), so the figure of any
+    group of days is ``sum(value * weight) / sum(weight)`` (0 when the weights are all 0)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+
+
+class Breakdown(str, enum.Enum):
+    """A dimension a metric can be split by. EMPLOYEE and MANAGER rows are CRM users
+    (``BreakdownRow.employee_id``); LEAD_SOURCE rows are the CRM's own source names."""
+
+    EMPLOYEE = "employee"  # the person who did the work: the measurer or installer of a done job
+    MANAGER = "manager"  # the manager in charge of the order
+    LEAD_SOURCE = "lead_source"  # where a lead came from: "сайт", "vk:club123", "slack:#sales"
 
 
 @dataclass(frozen=True)
@@ -172,14 +194,72 @@ class JobQuery:
 
 
 @dataclass(frozen=True)
-class MetricSeries:
-    """A metric over a period: the total and one point per day (days with nothing are zero)."""
+class MetricSpec:
+    """A metric the CRM offers (``CrmGateway.metrics``): the plugin shows the CRM's own figures, not a fixed set.
 
-    metric: Metric
+    ``key`` is the CRM's stable name for it (the plugin stores it in settings and schedules: keep it when the
+    titles change). ``breakdowns`` are the splits ``metric_values`` accepts. ``owner`` is the breakdown whose
+    person a row belongs to (EMPLOYEE: the job's measurer or installer; MANAGER: the order's manager), one of
+    ``breakdowns``; a metric with an owner answers for one employee alone (``employee_id``), one without
+    (company-wide figures such as leads) refuses ``employee_id``."""
+
+    key: str
+    title_ru: str
+    title_en: str
+    unit: Unit
+    breakdowns: frozenset[Breakdown] = frozenset()
+    aggregation: Aggregation = Aggregation.SUM
+    owner: Breakdown | None = None
+
+    def __post_init__(self) -> None:
+        if self.owner is not None and self.owner not in self.breakdowns:
+            raise ValueError(f"metric {self.key!r}: its owner {self.owner.value} is not one of its breakdowns")
+
+    def title(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_ru
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One company day of a metric. ``weight`` matters for ``Aggregation.MEAN`` only: what the day's value
+    averages over (the day's orders for the average order); 0 on a day with nothing, whose value is 0."""
+
+    day: date
+    value: float
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """One row of a breakdown. ``label`` is the person's full name or the lead source, as the CRM shows it;
+    None for the rows with no such person or source (jobs nobody was assigned, orders with no manager): the
+    plugin names that row in the reader's language. ``employee_id`` is the CRM user's id on EMPLOYEE and
+    MANAGER rows. ``weight`` as in MetricPoint (MEAN metrics)."""
+
+    label: str | None
+    value: float
+    employee_id: int | None = None
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class MetricValues:
+    """A metric over a period (``CrmGateway.metric_values``): the ``total``, one point per company day from
+    ``start`` to ``end`` (both inclusive, every day present, in order, zeros included) and, when a breakdown
+    was asked for, its ``rows``, largest value first."""
+
+    key: str
     start: date
-    end: date  # inclusive
+    end: date
     total: float
-    by_day: tuple[tuple[date, float], ...] = field(default=())
+    points: tuple[MetricPoint, ...]
+    breakdown: Breakdown | None = None
+    rows: tuple[BreakdownRow, ...] = field(default=())
+    employee_id: int | None = None
+
+    @property
+    def by_day(self) -> dict[date, float]:
+        return {point.day: point.value for point in self.points}
 
 
 @runtime_checkable
@@ -261,11 +341,32 @@ class CrmGateway(Protocol):
         Drafts without an external_id are always new leads."""
         ...
 
-    def metric(self, metric: Metric, start: date, end: date) -> MetricSeries:
-        """The metric per company day (local days in the company's zone) from ``start`` to ``end``, both
-        inclusive: ``by_day`` holds every day of the period in order, zero where nothing happened, and
-        ``total`` is their sum. Done jobs count on the day they were marked done; revenue leaves out
-        cancelled orders."""
+    def metrics(self) -> list[MetricSpec]:
+        """The metrics the CRM offers, in the order the plugin lists them (keys unique). The plugin reads
+        them whenever it builds a menu or a report, so a CRM may add metrics at any time."""
+        ...
+
+    def metric_values(self, key: str, start: date, end: date, breakdown: Breakdown | None = None, *,
+                      employee_id: int | None = None) -> MetricValues:
+        """The metric ``key`` over the company days ``start`` to ``end``, both inclusive.
+
+        Days are local days in the company's zone (``CRM_PLUGIN_TIMEZONE``; a host counting in another zone
+        gives the wrong days): ``end`` means up to the midnight that ends it, and a period that reaches today
+        counts what is there so far. ``points`` holds every day of the period in order, 0 where nothing
+        happened. The ``total`` of a SUM metric is the sum of the days; of a MEAN metric (an average or a
+        percentage) it is computed over the whole period, the weighted mean of the days (see Aggregation),
+        never their sum.
+
+        ``breakdown`` (one of the spec's ``breakdowns``) adds ``rows``: one per person or source with anything
+        in the period, largest value first, then by label; a SUM metric's rows add up to the total. The
+        points and total are the same with or without it.
+
+        ``employee_id`` keeps only that employee's own rows, by the spec's ``owner`` (the jobs they did, the
+        orders they manage): «Мои показатели» of a measurer or installer, who never see company figures such
+        as the revenue of orders that are not theirs. An unknown id gives zeros.
+
+        ``LookupError`` for a key ``metrics()`` does not list; ``ValueError`` for a breakdown the metric does
+        not support, ``employee_id`` on a metric without an owner, or ``end`` before ``start``."""
         ...
 
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crm_plugin import PluginState
+from crm_plugin.core.crypto import webhook_secret_digest
 from crm_plugin.core.models import Bot, Platform
 from tests.store_helpers import configure
 
@@ -94,7 +95,8 @@ def test_saving_with_a_public_url_sets_the_webhook(app: Flask, state: PluginStat
                                                                           "crm_test_bot")
     assert bot.webhook_url == url and f"Вебхук установлен: {url}" in html
     assert fake.webhook()["url"] == url
-    assert fake.webhook()["secret_token"] == bot.webhook_secret and len(bot.webhook_secret or "") >= 32
+    secret = fake.webhook()["secret_token"]
+    assert len(secret) >= 32 and bot.webhook_secret == webhook_secret_digest(secret)  # only its digest is stored
     assert state.secrets.open(bot.credentials_encrypted) == {"token": fake.token}
     assert fake.token not in bot.credentials_encrypted
 
@@ -105,7 +107,8 @@ def test_saving_with_a_public_url_sets_the_webhook(app: Flask, state: PluginStat
     first_secret = bot.webhook_secret
     post(admin, "/bots/info/webhook/", {"id": bot.id}, token_from=f"/bots/info/?id={bot.id}")
     [bot] = bots(state)
-    assert bot.webhook_secret != first_secret and fake.webhook()["secret_token"] == bot.webhook_secret
+    assert bot.webhook_secret != first_secret
+    assert bot.webhook_secret == webhook_secret_digest(fake.webhook()["secret_token"])
 
 
 def test_info_shows_the_platforms_last_webhook_error(state: PluginState, admin: FlaskClient,
@@ -165,7 +168,7 @@ def test_no_secret_in_any_page_or_log_line(app: Flask, state: PluginState, admin
     fake.set_webhook_state(last_error_message="Wrong response from the webhook: 500", last_error_date=1767225600)
     seen += [page(admin, path) for path in PAGES]
     seen += [page(admin, f"/bots/info/?id={bot.id}"), page(admin, f"/bots/edit/?id={bot.id}")]
-    secrets = {fake.token, wrong, bot.webhook_secret or "?", fake.token.split(":")[1]}
+    secrets = {fake.token, wrong, fake.webhook()["secret_token"], fake.token.split(":")[1]}
     for html in seen:
         assert not [s for s in secrets if s in html]
     # The fake platform's own access log ("werkzeug", served in a thread here) stands for Telegram's servers.

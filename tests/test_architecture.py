@@ -1,9 +1,9 @@
 """The package's layers stand in one direction, read from the code's own imports (lazy ones inside functions
 count too; imports only for type checkers do not):
 
-    core, host  <-  channels  <-  delivery  <-  bot  <-  inbound  <-  web, admin  <-  events, cli  <-  extension
+    core, host  <-  stats  <-  channels  <-  delivery  <-  bot  <-  inbound  <-  web, admin  <-  events, cli  <-  extension
 
-no import circle; platform SDKs only in channels/; no Flask in core/, channels/, delivery/, bot/, inbound/; and
+no import circle; platform SDKs only in channels/; no Flask in core/, stats/, channels/, delivery/, bot/, inbound/; and
 nothing below the extension imports it (the demo CRM and crm_plugin.testing are hosts, above it all)."""
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crm_plugin"
 HOSTS = ("crm_plugin.demo", "crm_plugin.testing")
 SDKS = ("telebot", "vk_api", "viberbot", "slack_sdk")
 FLASK = ("flask", "flask_admin", "flask_wtf", "flask_babel", "flask_login", "werkzeug")
-FLASK_FREE = ("crm_plugin.core", "crm_plugin.channels", "crm_plugin.delivery", "crm_plugin.bot", "crm_plugin.inbound")
+FLASK_FREE = ("crm_plugin.core", "crm_plugin.stats", "crm_plugin.channels", "crm_plugin.delivery", "crm_plugin.bot",
+              "crm_plugin.inbound")
 # Lowest first; the Flask edge (web routes and admin views) is one layer: the web chat's page and API share code.
-LAYERS = [("crm_plugin.core", "crm_plugin.host", "crm_plugin.phones"), ("crm_plugin.channels",),
+LAYERS = [("crm_plugin.core", "crm_plugin.host", "crm_plugin.phones"), ("crm_plugin.stats",), ("crm_plugin.channels",),
           ("crm_plugin.delivery",), ("crm_plugin.bot",), ("crm_plugin.inbound",), ("crm_plugin.web", "crm_plugin.admin")]
 
 

@@ -152,7 +152,7 @@ def test_request_buttons_use_a_one_time_reply_keyboard_removed_by_the_next_text(
     ask = TextReply("Поделитесь номером", ((Button.share_contact("Отправить номер"),),
                                            (Button.share_location("Где я"),)))
     channel.send(CHAT, ask, MemoryFiles())
-    channel.send(CHAT, TextReply("Спасибо"), MemoryFiles())
+    channel.send(CHAT, TextReply("Спасибо", remove_keyboard=True), MemoryFiles())  # the bot says when (its chat state)
     channel.send(CHAT, TextReply("Ещё"), MemoryFiles())
     first, second, third = fake.sent_messages(CHAT)
     assert first.reply_markup == {"keyboard": [[{"text": "Отправить номер", "request_contact": True}],
@@ -303,7 +303,8 @@ def test_check_reports_the_bot_and_refuses_bad_tokens(channel: TelegramChannel, 
 def test_set_webhook_and_webhook_info(channel: TelegramChannel, fake: FakeTelegram) -> None:
     channel.set_webhook("https://crm.example.ru/crm-plugin/hook/telegram/1", "s3cret-token")
     hook = fake.webhook()
-    assert hook["secret_token"] == "s3cret-token" and hook["allowed_updates"] == ["message", "callback_query"]
+    assert hook["secret_token"] == "s3cret-token" and hook["allowed_updates"] == ["message", "callback_query",
+                                                                                    "my_chat_member"]
     fake.set_webhook_state(pending_update_count=3, last_error_date=1718000000,
                            last_error_message="Wrong response from the webhook: 500 Internal Server Error")
     info = channel.webhook_info()

@@ -140,7 +140,7 @@ def test_request_buttons_use_a_one_time_keyboard_removed_by_the_next_text(channe
     ask = TextReply("Как с вами связаться?", ((Button.share_contact("Мой телефон"), Button.share_location("Где я"),
                                                Button.action("Отмена", "cancel")),))
     channel.send(PEER, ask, MemoryFiles())
-    channel.send(PEER, TextReply("Спасибо"), MemoryFiles())
+    channel.send(PEER, TextReply("Спасибо", remove_keyboard=True), MemoryFiles())  # the bot says when (its chat state)
     channel.send(PEER, TextReply("Ещё"), MemoryFiles())
     first, second, third = fake.sent_messages(PEER)
     assert first.keyboard is not None and first.keyboard["one_time"] and not first.keyboard["inline"]

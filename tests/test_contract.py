@@ -12,12 +12,18 @@ from sqlalchemy import select
 
 from crm_plugin import CrmGateway, get_state, host
 from crm_plugin.demo import models as m
+from crm_plugin.demo.gateway import DemoGateway
 from crm_plugin.testing import ContractWorld, GatewayContract, InMemoryGateway, build_memory_world
 from crm_plugin.testing import world as w
 
 
 def test_in_memory_gateway_implements_the_protocol() -> None:
     assert isinstance(InMemoryGateway(), CrmGateway)
+
+
+def test_in_memory_metrics_are_the_demo_crms() -> None:
+    """The bot's unit tests ask the in-memory gateway for the metrics the demo CRM has."""
+    assert InMemoryGateway().metrics() == DemoGateway.metrics(None)  # type: ignore[arg-type]
 
 
 class TestInMemoryGateway(GatewayContract):
@@ -89,4 +95,4 @@ def build_demo_world() -> ContractWorld:
         admin_id=admin.id, measurer_id=measurer.id, other_measurer_id=other.id, installer_id=installer.id,
         inactive_id=inactive.id, new_measurement_id=new.id, measurer_job_id=mine.id, cancelled_job_id=cancelled.id,
         done_measurement_id=done.id, installation_id=installation.id, sheet_file_id=sheet.id,
-        login_codes=login_codes)
+        login_codes=login_codes, measurements_metric="measurements_done", leads_metric="leads")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -11,13 +12,23 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from crm_plugin import CrmGateway, PluginState, host
+from crm_plugin import CrmGateway, PluginState, get_state, host
 from crm_plugin.demo.gateway import DemoGateway
 from crm_plugin.demo.models import Client, Job, Lead, LoginCode, Order, OrderStatus, User, db
 from crm_plugin.demo.seed import seed
+from crm_plugin.extension import stop
+from tests.conftest import make_test_app
 
 UTC = timezone.utc
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_in_berlin(database_url: str) -> Iterator[Flask]:
+    """The demo CRM of a company in Berlin (a zone with daylight saving), the plugin told the same zone."""
+    app = make_test_app(database_url, DEMO_TIMEZONE="Europe/Berlin", CRM_PLUGIN_TIMEZONE="Europe/Berlin")
+    yield app
+    stop(app)
 
 
 @pytest.fixture
@@ -218,7 +229,7 @@ def test_current_user_follows_the_login(app: Flask, client: FlaskClient, state: 
     assert user is not None and user.login == "admin" and user.is_admin
 
 
-def test_metric_by_local_day(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+def test_metric_values_by_local_day(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
     # 22:30 UTC on 2 March is 01:30 on 3 March in Казань (UTC+3): it counts for the 3rd.
     add_job(app, created_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), amount=100_000)
     add_job(app, created_at=datetime(2026, 3, 2, 22, 30, tzinfo=UTC), amount=40_000)
@@ -228,41 +239,84 @@ def test_metric_by_local_day(app: Flask, state: PluginState, staff: dict[str, in
     with app.app_context():
         state.gateway.set_job_status(done, host.JobStatus.MEASURED, staff["volkov"])
         done_day = db.session.get(Job, done).done_at.astimezone(timezone(timedelta(hours=3))).date()
-        period = dict(start=date(2026, 3, 1), end=date(2026, 3, 5))
-        orders = state.gateway.metric(host.Metric.ORDERS_CREATED, **period)
-        revenue = state.gateway.metric(host.Metric.REVENUE, **period)
-        measured = state.gateway.metric(host.Metric.MEASUREMENTS_DONE, start=done_day, end=done_day)
-        installed = state.gateway.metric(host.Metric.INSTALLATIONS_DONE, start=done_day, end=done_day)
-    assert [d for d, _ in orders.by_day] == [date(2026, 3, d) for d in range(1, 6)]
-    assert dict(orders.by_day) == {date(2026, 3, 1): 1, date(2026, 3, 2): 1, date(2026, 3, 3): 1,
-                                   date(2026, 3, 4): 1, date(2026, 3, 5): 0}
+        first, last = date(2026, 3, 1), date(2026, 3, 5)
+        orders = state.gateway.metric_values("new_orders", first, last)
+        revenue = state.gateway.metric_values("revenue", first, last)
+        average = state.gateway.metric_values("average_order", first, last)
+        rate = state.gateway.metric_values("cancel_rate", first, last)
+        measured = state.gateway.metric_values("measurements_done", done_day, done_day, host.Breakdown.EMPLOYEE)
+        installed = state.gateway.metric_values("installations_done", start=done_day, end=done_day)
+    assert [p.day for p in orders.points] == [date(2026, 3, d) for d in range(1, 6)]
+    assert orders.by_day == {date(2026, 3, 1): 1, date(2026, 3, 2): 1, date(2026, 3, 3): 1,
+                             date(2026, 3, 4): 1, date(2026, 3, 5): 0}
     assert orders.total == 4
-    assert dict(revenue.by_day)[date(2026, 3, 2)] == 100_000 and dict(revenue.by_day)[date(2026, 3, 3)] == 40_000
+    assert revenue.by_day[date(2026, 3, 2)] == 100_000 and revenue.by_day[date(2026, 3, 3)] == 40_000
     assert revenue.total == 100_000 + 40_000 + 50_000  # the cancelled order brings nothing
+    assert average.total == pytest.approx(190_000 / 3)  # over the orders, not a mean of the days
+    assert [(p.value, p.weight) for p in average.points] == [(50_000, 1), (100_000, 1), (40_000, 1), (0, 0), (0, 0)]
+    assert rate.total == pytest.approx(25) and rate.by_day[date(2026, 3, 4)] == 100  # 1 of 4 orders cancelled
     assert measured.total == 1 and installed.total == 0
+    assert [(r.label, r.value, r.employee_id) for r in measured.rows] == [
+        ("Волков Сергей Андреевич", 1, staff["volkov"])]
 
 
-def test_metric_sums_match_the_seeded_rows(app: Flask, state: PluginState) -> None:
+def test_a_day_of_the_clock_change_counts_in_local_days(app_in_berlin: Flask) -> None:
+    """Berlin moves to summer time on 29 March 2026: that day has 23 hours. SQLite has no zone database, so
+    the demo cuts the period at the change; PostgreSQL converts itself. Both give the same days."""
+    for moment, amount in [(datetime(2026, 3, 28, 22, 59, tzinfo=UTC), 1),  # 23:59 on the 28th (UTC+1)
+                           (datetime(2026, 3, 28, 23, 0, tzinfo=UTC), 10),  # 00:00 on the 29th
+                           (datetime(2026, 3, 29, 0, 59, tzinfo=UTC), 100),  # 01:59, before the change
+                           (datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 1_000),  # 03:00 (UTC+2)
+                           (datetime(2026, 3, 29, 21, 59, tzinfo=UTC), 10_000),  # 23:59 on the 29th
+                           (datetime(2026, 3, 29, 22, 0, tzinfo=UTC), 100_000)]:  # 00:00 on the 30th
+        add_job(app_in_berlin, created_at=moment, amount=amount)
+    with app_in_berlin.app_context():
+        revenue = get_state(app_in_berlin).gateway.metric_values("revenue", date(2026, 3, 27), date(2026, 3, 30))
+    assert revenue.by_day == {date(2026, 3, 27): 0, date(2026, 3, 28): 1, date(2026, 3, 29): 11_110,
+                              date(2026, 3, 30): 100_000}
+
+
+def test_metric_values_match_the_seeded_rows(app: Flask, state: PluginState) -> None:
     now = datetime.now(UTC)
     seed(app, orders=60, now=now)
-    start, end = (now - timedelta(days=30)).date(), now.date()
-    since, until = now - timedelta(days=32), now + timedelta(days=2)
+    start, end = (now - timedelta(days=60)).date(), now.date()
+    since, until = now - timedelta(days=62), now + timedelta(days=2)
+    keys = [spec.key for spec in state.gateway.metrics()]
     with app.app_context():
-        series = {m: state.gateway.metric(m, start, end) for m in host.Metric}
+        series = {key: state.gateway.metric_values(key, start, end) for key in keys}
         # every row of the window, counted by its local day, as a manager would by hand
         local = lambda t: t.astimezone(timezone(timedelta(hours=3))).date()  # noqa: E731
         in_period = lambda t: t is not None and start <= local(t) <= end  # noqa: E731
         orders = [o for o in db.session.scalars(select(Order).where(Order.created_at.between(since, until)))
                   if in_period(o.created_at)]
         jobs = [j for j in db.session.scalars(select(Job)) if in_period(j.done_at)]
+        cancelled = [j for j in db.session.scalars(select(Job)) if in_period(j.cancelled_at)]
         leads = [lead for lead in db.session.scalars(select(Lead)) if in_period(lead.created_at)]
-    assert series[host.Metric.ORDERS_CREATED].total == len(orders) > 0
-    assert series[host.Metric.REVENUE].total == float(sum(o.amount for o in orders if o.status is not OrderStatus.CANCELLED))
-    assert series[host.Metric.MEASUREMENTS_DONE].total == sum(j.status is host.JobStatus.MEASURED for j in jobs) > 0
-    assert series[host.Metric.INSTALLATIONS_DONE].total == sum(j.status is host.JobStatus.INSTALLED for j in jobs)
-    assert series[host.Metric.LEADS_CREATED].total == len(leads) > 0
+    kept = [o for o in orders if o.status is not OrderStatus.CANCELLED]
+    assert series["new_orders"].total == len(orders) > 0
+    assert series["revenue"].total == float(sum(o.amount for o in kept))
+    assert series["average_order"].total == pytest.approx(float(sum(o.amount for o in kept)) / len(kept))
+    assert series["cancel_rate"].total == pytest.approx(100 * (len(orders) - len(kept)) / len(orders))
+    assert series["measurements_done"].total == sum(j.status is host.JobStatus.MEASURED for j in jobs) > 0
+    assert series["installations_done"].total == sum(j.status is host.JobStatus.INSTALLED for j in jobs)
+    assert series["cancellations"].total == len(cancelled) > 0
+    assert series["leads"].total == len(leads) > 0
     for s in series.values():
-        assert len(s.by_day) == 31 and sum(v for _, v in s.by_day) == s.total
+        assert len(s.points) == 61
+
+
+def test_a_job_stamps_the_time_it_was_cancelled(app: Flask, state: PluginState, staff: dict[str, int]) -> None:
+    job_id = add_job(app)
+    with app.app_context():
+        state.gateway.set_job_status(job_id, host.JobStatus.CANCELLED, staff["gareeva"])
+        job = db.session.get(Job, job_id)
+        assert job is not None and job.cancelled_at is not None
+        assert abs(job.cancelled_at - datetime.now(UTC)) < timedelta(minutes=5)
+        today = job.cancelled_at.astimezone(timezone(timedelta(hours=3))).date()
+        assert state.gateway.metric_values("cancellations", today, today).total == 1
+        job.status = host.JobStatus.NEW  # a manager reopens it in the CRM
+        db.session.commit()
+        assert job.cancelled_at is None
 
 
 def test_crm_writes_inside_a_plugin_transaction_do_not_wait(app: Flask, state: PluginState,
@@ -276,3 +330,16 @@ def test_crm_writes_inside_a_plugin_transaction_do_not_wait(app: Flask, state: P
         assert state.gateway.assign_job(job_id, staff["volkov"])
     with app.app_context():
         assert db.session.get(Job, job_id).assignee_id == staff["volkov"]
+
+
+def test_sqlite_days_are_cut_where_the_zone_changes_its_offset() -> None:
+    from zoneinfo import ZoneInfo
+
+    from crm_plugin.demo.metrics import offset_pieces
+
+    begin, finish = datetime(2026, 3, 26, 23, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC)
+    spring, autumn = datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)
+    assert offset_pieces(ZoneInfo("Europe/Berlin"), begin, finish) == [
+        (begin, spring, 60), (spring, autumn, 120), (autumn, finish, 60)]
+    year = (datetime(2025, 12, 31, 21, tzinfo=UTC), datetime(2026, 12, 31, 21, tzinfo=UTC))
+    assert offset_pieces(ZoneInfo("Europe/Moscow"), *year) == [(*year, 180)]

@@ -114,3 +114,21 @@ def test_the_app_factory_reads_plugin_settings_from_the_environment(tmp_path: Pa
         assert get_state(app).settings.language == "en" and app.config["DEMO_TIMEZONE"] == "Asia/Yekaterinburg"
     finally:
         get_state(app).db.dispose()
+
+
+def test_seed_feeds_the_statistics(app: Flask) -> None:
+    """Every order has its manager, a cancelled visit the time it was cancelled, and leads come from several
+    sources over two months: the demo's metrics have something to show by manager, by day and by source."""
+    seed(app, orders=80, now=NOW)
+    with app.app_context():
+        orders = db.session.scalars(select(Order)).all()
+        jobs = db.session.scalars(select(Job)).all()
+        leads = db.session.scalars(select(Lead)).all()
+        managers = {u.id for u in db.session.scalars(select(User)) if host.Role.MANAGER in u.roles}
+    assert all(o.manager_id in managers for o in orders)
+    cancelled = [j for j in jobs if j.status is host.JobStatus.CANCELLED]
+    assert cancelled and all(j.cancelled_at is not None and j.order.created_at <= j.cancelled_at <= NOW
+                             for j in cancelled)
+    assert all(j.cancelled_at is None for j in jobs if j.status is not host.JobStatus.CANCELLED)
+    assert len({lead.source for lead in leads}) >= 4
+    assert min(lead.created_at for lead in leads) < NOW - timedelta(days=45)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
 from flask_admin.form import BaseForm
+from flask_admin.helpers import is_safe_url
+from flask_admin.model.base import ViewArgs
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup
 from wtforms.csrf.core import CSRF
@@ -18,6 +22,7 @@ from ..host import User
 from ..web.current import get_state
 from ..web.readiness import refuse_unless_ready
 from .access import can_manage
+from .args import clean_text, parse_id, parse_ids, parse_page, storable
 from .filters import company_tz
 from .i18n import t
 
@@ -42,6 +47,15 @@ class PluginForm(BaseForm):
     class Meta:
         csrf = True
         csrf_class = FlaskWtfCsrf
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Fields as declared, and no text the database refuses (PostgreSQL: NUL) saved or looked up."""
+        valid = bool(super().validate(extra_validators))
+        for field in self:
+            if isinstance(field.data, str) and not storable(field.data):
+                field.errors = [*field.errors, t("Недопустимый символ в поле")]
+                valid = False
+        return valid
 
     def hidden_tag(self) -> Markup:
         return Markup("").join(field() for field in self
@@ -104,6 +118,8 @@ class ProtectedView:
         refused = super()._handle_view(name, **kwargs)  # type: ignore[misc]
         if refused is None and not _ready():
             refused = refuse_unless_ready()
+        if refused is None and _unusable_return_url():
+            abort(400)
         return refused
 
     @property
@@ -124,6 +140,21 @@ class ProtectedView:
 
 class PluginBaseView(ProtectedView, BaseView):
     pass
+
+
+def _unusable_return_url() -> bool:
+    """Flask-Admin redirects to ``url`` (query or form) when it looks safe: one holding a line break cannot
+    be a Location header, and one urllib cannot parse (``http://[``) fails the safety check itself."""
+    target = request.values.get("url")
+    if not target:
+        return False
+    if "\r" in target or "\n" in target:
+        return True
+    try:
+        is_safe_url(target)
+    except ValueError:
+        return True
+    return False
 
 
 def _ready() -> bool:
@@ -150,3 +181,47 @@ class PluginModelView(ProtectedView, ModelView):
     def get_filter_arg(self, index: int, flt: Any) -> str:
         # Short English names in URLs (?flt0_status=failed) instead of slugs of the Russian labels.
         return getattr(flt, "url_name", None) or super().get_filter_arg(index, flt)
+
+    # --- what a URL or a form may carry: cleaned before Flask-Admin queries with it ---------------------
+    def _get_list_extra_args(self) -> ViewArgs:
+        """The list page's arguments: a page number from 0 to MAX_PAGE, a sort column that exists, a search
+        without NUL, and other arguments only when ``url_for`` can take them back into the page's links."""
+        args = super()._get_list_extra_args()
+        sort = args.sort if args.sort is not None and 0 <= args.sort < len(self._list_columns) else None
+        extra = {key: value for key, value in args.extra_args.items()
+                 if key.isidentifier() and not key.startswith("_") and key != "endpoint" and storable(value)}
+        return args.clone(page=parse_page(request.args.get("page")), sort=sort, search=clean_text(args.search),
+                          extra_args=extra)
+
+    def _get_list_filter_args(self) -> Any:
+        filters = super()._get_list_filter_args()
+        if filters is None:
+            return None
+        kept = []
+        for index, name, value in filters:
+            if storable(value):
+                kept.append((index, name, value))
+            else:  # a filter's own validate may accept any text; no database compares a column with NUL
+                flash(self.get_invalid_value_msg(value.replace("\x00", ""), self._filters[index]), "error")
+        return kept
+
+    def get_one(self, id: Any) -> Any:
+        """The row of a details, edit, delete or plugin page; None (Flask-Admin: "Record does not exist")
+        for an id the primary key cannot hold: ``abc`` or ``2**63`` on PostgreSQL, ``1,2`` anywhere."""
+        key = parse_id(id, self._pk_column())
+        return None if key is None else super().get_one(str(key))
+
+    def init_actions(self) -> None:
+        """Bulk actions get only readable ids (``rowid`` inputs are typed by anyone with a browser)."""
+        super().init_actions()
+        for name, (handler, text, desc) in list(self._actions_data.items()):
+            self._actions_data[name] = (self._with_clean_ids(handler), text, desc)
+
+    def _with_clean_ids(self, handler: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
+        @functools.wraps(handler)
+        def clean(ids: list[str]) -> Any:
+            return handler([str(i) for i in parse_ids(ids, self._pk_column())])
+        return clean
+
+    def _pk_column(self) -> Any:
+        return getattr(self.model, self._primary_key)

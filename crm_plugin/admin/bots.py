@@ -71,15 +71,18 @@ class BotView(PluginModelView):
         form = with_keys()(get_form_data(), obj=obj)
         del form.platform  # a bot's platform is fixed: its id and links belong to it
         if obj is not None and obj.credentials_encrypted:
+            unreadable = False
             try:
                 shown = dict(zip([f.key for f in service.credential_fields(obj.platform)],
                                  (value for _, value in service.masked_credentials(get_state(), obj))))
-            except CredentialsError:
-                shown = {}
+            except CredentialsError as exc:  # the secret key changed: the saved keys must be typed again
+                shown, unreadable = {}, True
+                if request.method == "GET":
+                    flash(str(exc), "error")
             for field in service.credential_fields(obj.platform):
                 widget = form[f"{obj.platform.value}_{field.key}"]
                 widget.render_kw = {**(widget.render_kw or {}), "placeholder": shown.get(field.key, "")}
-                widget.description = t("Пусто: оставить сохранённое")
+                widget.description = "" if unreadable else t("Пусто: оставить сохранённое")
         return form
 
     def on_model_change(self, form: BotForm, model: Bot, is_created: bool) -> None:
@@ -89,11 +92,11 @@ class BotView(PluginModelView):
         typed = form.credentials(model.platform)
         form.credentials_changed = is_created or any(typed.values())
         if not form.credentials_changed:
+            service.refresh_seal(state, model)  # sealed with an old key: sealed again with the current one
             return
-        if not is_created:  # fields left empty keep their saved values
-            stored = state.secrets.open(model.credentials_encrypted)
-            typed = {key: value or str(stored.get(key) or "") for key, value in typed.items()}
         try:
+            if not is_created:  # fields left empty keep their saved values (unreadable ones: all typed again)
+                typed = service.with_stored(state, model, typed)
             credentials = service.clean_credentials(model.platform, typed)
             identity = service.check_credentials(state, model.platform, credentials)
         except (ValueError, CredentialsError) as exc:
@@ -131,8 +134,7 @@ class BotView(PluginModelView):
             form = with_keys()(request.form, meta={"csrf": False})
             typed = form.credentials(platform)
             if bot is not None:
-                stored = state.secrets.open(bot.credentials_encrypted)
-                typed = {key: value or str(stored.get(key) or "") for key, value in typed.items()}
+                typed = service.with_stored(state, bot, typed)
             identity = service.check_credentials(state, platform, service.clean_credentials(platform, typed))
         except ValueError as exc:  # an unknown platform or an empty field
             return jsonify(ok=False, error=str(exc) if "Заполните" in str(exc) else t("Выберите платформу")), 400

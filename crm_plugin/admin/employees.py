@@ -13,13 +13,14 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
 
 from ..bot import binding
 from ..channels import channel_class, platform_label
 from ..core.models import BindingRequest, Bot, EmployeeLink, LinkStatus, utcnow
 from ..host import Role
 from ..web.current import get_state
+from .args import form_id
 from .base import PluginForm, PluginModelView, crm_user, csrf_ok, user_label
 from .filters import EnumChoiceFilter, IntChoiceFilter, LazyOptions, named
 from .i18n import lazy_t, t
@@ -92,10 +93,17 @@ class EmployeeForm(PluginForm):
     subscribed_stats = BooleanField(lazy_t("Присылать статистику"))
 
 
+def _days_in_range(form: Any, field: Any) -> None:
+    """The range check itself: NumberRange (kept for the input's min and max attributes) raises OverflowError
+    for an int too large to be a float (10**400)."""
+    if isinstance(field.data, int) and not 1 <= field.data <= 90:
+        raise StopValidation(field.gettext("Number must be between %(min)s and %(max)s.") % {"min": 1, "max": 90})
+
+
 class InviteForm(PluginForm):
     bot_id = SelectField(lazy_t("Бот"), coerce=int)
     crm_user_id = SelectField(lazy_t("Сотрудник CRM"), coerce=int)
-    days = IntegerField(lazy_t("Действует, дней"), default=7, validators=[NumberRange(1, 90)])
+    days = IntegerField(lazy_t("Действует, дней"), default=7, validators=[_days_in_range, NumberRange(1, 90)])
 
 
 class EmployeeView(PluginModelView):
@@ -167,10 +175,11 @@ class EmployeeView(PluginModelView):
     def approve_view(self) -> Response:
         if not csrf_ok():
             flash(t("Форма устарела: обновите страницу"), "error")
+        elif (request_id := form_id("request_id", BindingRequest.id)) is None:
+            flash(t("Запрос уже закрыт или сотрудник заблокирован"), "warning")
         else:
             state = get_state()
-            link = binding.approve_binding(self.session, int(request.form.get("request_id", 0)),
-                                           gateway=state.gateway, settings=state.settings)
+            link = binding.approve_binding(self.session, request_id, gateway=state.gateway, settings=state.settings)
             self.session.commit()
             if link is None:
                 flash(t("Запрос уже закрыт или сотрудник заблокирован"), "warning")

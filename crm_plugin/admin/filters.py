@@ -13,7 +13,12 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.model.filters import BaseDateBetweenFilter
 
 from ..web.current import get_state
+from .args import parse_id
 from .i18n import lazy_t
+
+# The days a period may name: far wider than any real log or timesheet, and narrow enough that a day's
+# bounds in any time zone, and a quarter after the first day, are still datetimes.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
 
 
 def company_tz() -> ZoneInfo:
@@ -22,6 +27,11 @@ def company_tz() -> ZoneInfo:
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz)
+
+
+def in_range(*days: date) -> bool:
+    """Whether every day is one a period may name (FIRST_DAY..LAST_DAY)."""
+    return all(FIRST_DAY <= day <= LAST_DAY for day in days)
 
 
 class LazyOptions:
@@ -48,7 +58,7 @@ class IntChoiceFilter(FilterEqual):
     """Equals one of the choices, compared as an integer (PostgreSQL will not compare int with text)."""
 
     def validate(self, value: Any) -> bool:
-        return str(value).lstrip("-").isdigit()
+        return parse_id(value, self.column) is not None  # "abc", "²" or 2**63 would reach the database
 
     def clean(self, value: Any) -> int:
         return int(value)
@@ -72,6 +82,9 @@ class PeriodFilter(BaseSQLAFilter, BaseDateBetweenFilter):
 
     def __init__(self, column: Any, name: Any) -> None:
         super().__init__(column, name, data_type="daterangepicker")
+
+    def validate(self, value: Any) -> bool:
+        return bool(super().validate(value)) and in_range(*self.clean(value))  # year 9999 or 0001 would overflow
 
     def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
         first, last = value

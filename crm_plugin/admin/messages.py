@@ -9,12 +9,14 @@ from flask import flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..core.models import Bot, Direction, EmployeeLink, Message, MessageStatus
 from ..delivery.outbox import resend
+from .args import arg_id, form_id, storable
 from .base import PluginModelView, csrf_ok, csrf_token, user_label
 from .filters import EnumChoiceFilter, IntChoiceFilter, LazyOptions, PeriodFilter, named
 from .i18n import lazy_t, t
@@ -122,12 +124,10 @@ class MessageView(PluginModelView):
 
     @expose("/resend/", methods=("POST",))
     def resend_view(self) -> Response:
-        back = request.args.get("url") or self.get_url(".index_view")
-        if not back.startswith("/") or back.startswith("//"):
-            back = self.get_url(".index_view")
+        back = get_redirect_target() or self.get_url(".index_view")  # Flask-Admin's check, as its own pages
         if not csrf_ok():
             flash(t("Форма устарела: обновите страницу"), "error")
-        elif self._resend([request.form.get("id", 0, type=int)]):
+        elif (message_id := form_id("id", Message.id)) is not None and self._resend([message_id]):
             flash(t("Сообщение снова в очереди"), "success")
         else:
             flash(t("Сообщение уже не в ошибке"), "warning")
@@ -135,17 +135,21 @@ class MessageView(PluginModelView):
 
     @expose("/conversation/")
     def conversation_view(self) -> Any:
-        bot_id = request.args.get("bot_id", type=int)
+        bot_id = arg_id("bot_id", Message.bot_id)
         chat_id = request.args.get("chat_id", "")
-        before = request.args.get("before", type=int)
-        stmt = select(Message).where(Message.bot_id == bot_id, Message.chat_id == chat_id)
-        if before:
-            stmt = stmt.where(Message.id < before)
-        rows = self.session.scalars(stmt.order_by(Message.id.desc()).limit(CONVERSATION_PAGE + 1)).all()
+        before = arg_id("before", Message.id)
+        rows: list[Message] = []
+        link = None
+        if bot_id is not None and storable(chat_id):  # else no such chat: an empty page
+            stmt = select(Message).where(Message.bot_id == bot_id, Message.chat_id == chat_id)
+            if before:
+                stmt = stmt.where(Message.id < before)
+            rows = list(self.session.scalars(stmt.order_by(Message.id.desc()).limit(CONVERSATION_PAGE + 1)))
+            link = self.session.scalars(select(EmployeeLink).where(EmployeeLink.bot_id == bot_id,
+                                                                   EmployeeLink.chat_id == chat_id)).first()
         older = rows[CONVERSATION_PAGE - 1].id if len(rows) > CONVERSATION_PAGE else None
         rows = list(reversed(rows[:CONVERSATION_PAGE]))
-        link = self.session.scalars(select(EmployeeLink).where(EmployeeLink.bot_id == bot_id,
-                                                               EmployeeLink.chat_id == chat_id)).first()
-        return self.render("crm_plugin/admin/conversation.html", messages=rows, bot=_bots(self.session).get(bot_id) if bot_id is not None else None,
-                           chat_id=chat_id, employee=user_label(link.crm_user_id) if link else None, older=older,
+        bot = _bots(self.session).get(bot_id) if bot_id is not None else None
+        return self.render("crm_plugin/admin/conversation.html", messages=rows, bot=bot, chat_id=chat_id,
+                           employee=user_label(link.crm_user_id) if link else None, older=older,
                            status_labels=MESSAGE_STATUS_LABELS)

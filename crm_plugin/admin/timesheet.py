@@ -13,7 +13,7 @@ from flask_admin import expose
 from ..bot.timesheet import TimesheetRow, timesheet
 from ..web.current import get_state
 from .base import PluginBaseView, user_label
-from .filters import company_tz
+from .filters import FIRST_DAY, LAST_DAY, company_tz, in_range
 from .i18n import t
 
 MAX_DAYS = 92  # a quarter: wider grids stop being readable, and the CSV is for longer reports anyway
@@ -26,6 +26,9 @@ def _period(today: date) -> tuple[date, date, str | None]:
         end = date.fromisoformat(request.args["end"]) if request.args.get("end") else today
     except ValueError:
         return today.replace(day=1), today, t("Даты в виде ГГГГ-ММ-ДД; показан текущий месяц")
+    if not in_range(start, end):  # year 9999 or 0001: no local midnight of it is a datetime in every zone
+        return today.replace(day=1), today, t("Даты с %(first)s по %(last)s; показан текущий месяц",
+                                              first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
     if end < start:
         return end, start, t("Начало было позже конца: даты переставлены")
     if (end - start).days >= MAX_DAYS:

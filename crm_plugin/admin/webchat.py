@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..core.models import Direction, Message, MessageStatus
 from ..host import Role
 from ..web.current import get_state
+from .args import BIGINT_MAX
 from .base import PluginBaseView
 
 HISTORY = 100  # rows shown when the page opens a conversation
@@ -60,6 +61,7 @@ def conversation(session: Session, bot_id: int, chat_id: str, after: int, *,
     """Rows after ``after`` as the page draws them. Replies still waiting for the worker are not shown
     yet, and ``after`` in the answer stops before the first of them, so the next poll picks it up."""
     base = select(Message).where(Message.bot_id == bot_id, Message.chat_id == chat_id)
+    after = min(after, BIGINT_MAX)  # a cursor past any id finds nothing (2**63 would not reach the database)
     if after <= 0:  # a long history opens at its last rows
         floor = session.scalar(select(Message.id).where(Message.bot_id == bot_id, Message.chat_id == chat_id)
                                .order_by(Message.id.desc()).offset(HISTORY).limit(1))

@@ -8,7 +8,7 @@ from ..core.chat import Button, LocationReply
 from ..core.i18n import N_
 from ..host import Job, JobKind, JobStatus
 from ..phones import normalise_phone
-from . import labels
+from . import labels, offers
 from .access import can_take, can_work_on, is_done
 from .context import Context
 from .payloads import (
@@ -110,6 +110,7 @@ def card_buttons(ctx: Context, job: Job, back: JobList | None = None) -> list[li
     rows = [[Button.link(t(labels.YANDEX_MAPS), yandex_url(job)), Button.link(t(labels.OSM), osm_url(job))]]
     if can_take(employee, job) and job.assignee_id is None:
         rows.append([button(t(labels.TAKE), TakeJob(job.id))])
+        offers.record(ctx.session, job.id, [employee.id])
     elif can_work_on(employee, job):
         if job.kind is JobKind.MEASUREMENT:
             rows.append([button(t(labels.SEND_OBJECT_PHOTOS), SendObjectPhotos(job.id))])

@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.chat import Button, Event, Reply, Sender, TextReply
@@ -16,6 +15,7 @@ from ..core.i18n import pick_language, translator
 from ..core.models import ChatState, EmployeeLink
 from ..host import CrmGateway, User
 from .access import Employee
+from .chat_state import load_chat_state
 from .payloads import Payload, payload_of
 from .turn import Turn
 
@@ -24,17 +24,7 @@ KEEP_PREFIX = "_"  # chat data keys that outlive a change of state (rate-limit c
 
 P = TypeVar("P", bound=Payload)
 
-
-def load_chat_state(session: Session, bot_id: int, chat_id: str) -> ChatState:
-    """The chat's state row, locked for this transaction (photos of one album handled by two workers at once
-    queue up here instead of both thinking they came first)."""
-    stmt = select(ChatState).where(ChatState.bot_id == bot_id, ChatState.chat_id == chat_id).with_for_update()
-    chat = session.scalars(stmt).first()
-    if chat is None:
-        chat = ChatState(bot_id=bot_id, chat_id=chat_id, state="", data={})
-        session.add(chat)
-        session.flush()
-    return chat
+__all__ = ["Context", "load_chat_state"]
 
 
 @dataclass

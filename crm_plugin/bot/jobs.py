@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..core.chat import TextReply
 from ..core.i18n import translator
 from ..host import CrmGateway, Job, JobKind, Role
-from . import labels
+from . import labels, offers
 from .access import can_take, can_view, can_work_on
 from .cards import list_line, show_card
 from .context import Context
@@ -124,6 +124,11 @@ def on_take(ctx: Context) -> None:
         return
     # assign_job is one conditional update in the CRM: of two measurers tapping at once, one wins.
     if not can_take(employee, job) or not ctx.gateway.assign_job(job.id, employee.id):
+        if not (employee.is_admin or offers.was_offered(ctx.session, job.id, employee.id)):
+            # Who has someone else's job is said only to those offered it: a forged take:<id> learns nothing.
+            log.warning("bot %s: CRM user %s refused job %s (never offered)", ctx.turn.bot.id, employee.id, job.id)
+            show_menu(ctx, ctx.t("This job is not available to you."))
+            return
         fresh = ctx.gateway.get_job(job.id) or job
         ctx.say(taken_text(ctx.t, ctx.gateway, fresh), [[button(ctx.t(labels.MENU), Menu())]])
         return
@@ -141,8 +146,8 @@ def taken_text(t: Translate, gateway: CrmGateway, job: Job) -> str:
 
 
 def tell_others_taken(ctx: Context, job: Job) -> None:
-    """The other measurers were offered the same request: tell them it is gone so nobody drives there."""
-    others = [u.id for u in ctx.gateway.list_users(role=Role.MEASURER) if u.id != ctx.employee.id]
+    """Everyone else offered the same request is told it is gone, so nobody drives there."""
+    others = [user_id for user_id in offers.offered_to(ctx.session, job.id) if user_id != ctx.employee.id]
     for link in bound_links(ctx.session, others):
         t = translator(language_of(link, ctx.turn.settings))
         send_to_link(ctx.session, link, TextReply(taken_text(t, ctx.gateway, job)))

@@ -13,7 +13,7 @@ from ..core.i18n import pick_language, translator
 from ..core.models import Bot, EmployeeLink, LinkStatus
 from ..core.settings import Settings
 from ..delivery.outbox import enqueue
-from . import labels
+from . import keyboards, labels
 from .payloads import Menu, button
 
 
@@ -33,6 +33,9 @@ def language_of(link: EmployeeLink, settings: Settings) -> str:
 
 def send_to_link(session: Session, link: EmployeeLink, reply: Reply) -> None:
     assert link.chat_id is not None
+    bot = session.get(Bot, link.bot_id)
+    assert bot is not None  # links are deleted with their bot
+    reply = keyboards.prepare(session, bot, link.chat_id, reply, own_chat=False)
     enqueue(session, bot_id=link.bot_id, chat_id=link.chat_id, reply=reply, link_id=link.id)
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import mimetypes
 
-from ..core.chat import Button, Document, FileKindOut, MediaReply, OutFile, Photo
+from sqlalchemy.orm import Session
+
+from ..core.chat import Button, Document, FileKindOut, Inbound, MediaReply, OutFile, Photo
+from ..core.models import ChatState
 from ..host import FileKind, Job, JobFile, JobKind, JobStatus, NewFile
 from . import labels
 from .access import can_work_on, is_done
@@ -33,6 +36,18 @@ _REMEMBERED_GROUPS = 20
 KIND_OF_FILE = {FileKind.OBJECT_PHOTO: JobKind.MEASUREMENT, FileKind.MEASUREMENT_SHEET: JobKind.MEASUREMENT,
                 FileKind.INSTALLATION_PHOTO: JobKind.INSTALLATION}
 DONE_STATUS = {JobKind.MEASUREMENT: JobStatus.MEASURED, JobKind.INSTALLATION: JobStatus.INSTALLED}
+
+
+def expects_file(session: Session, bot_id: int, inbound: Inbound) -> bool:
+    """Whether the bot will want this photo or document's bytes: the chat waits for files and the file is not
+    refused by its size alone. The worker downloads such a file before the turn's transaction opens."""
+    event = inbound.event
+    if not isinstance(event, (Photo, Document)) or inbound.sender.is_group:
+        return False
+    if event.file.size is not None and event.file.size > MAX_FILE_BYTES:
+        return False
+    chat = session.get(ChatState, (bot_id, inbound.sender.chat_id))
+    return chat is not None and chat.state == AWAIT_FILES
 
 
 def file_kind_name(ctx: Context, kind: FileKind) -> str:
@@ -71,7 +86,7 @@ def on_file(ctx: Context) -> None:
     content_type = _content_type(ctx.event)
     problem = _refusal(ctx, kind, content_type, ref.size)
     if problem is None:
-        payload = ctx.turn.download(ref)
+        payload = ctx.turn.download(ref)  # downloaded before this turn's transaction (inbound.prefetch)
         problem = _refusal(ctx, kind, content_type, len(payload))
     if problem is not None:
         ctx.say(problem)  # a refused file is always answered, album or not

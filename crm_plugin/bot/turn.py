@@ -17,6 +17,7 @@ from ..core.models import Bot, EmployeeLink
 from ..core.settings import Settings
 from ..delivery.outbox import enqueue
 from ..host import CrmGateway
+from . import keyboards
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Turn:
 
     def reply(self, reply: Reply) -> None:
         """Answer the person who wrote."""
-        enqueue(self.session, bot_id=self.bot.id, chat_id=self.inbound.sender.chat_id, reply=reply,
+        chat_id = self.inbound.sender.chat_id
+        reply = keyboards.prepare(self.session, self.bot, chat_id, reply, own_chat=True)
+        enqueue(self.session, bot_id=self.bot.id, chat_id=chat_id, reply=reply,
                 link_id=self.link.id if self.link else None)
         self.sent.append(reply)

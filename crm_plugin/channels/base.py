@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..core.chat import FileRef, Inbound, Reply
+from ..core.chat import FileRef, Inbound, Keyboard, Reply
 from ..core.models import Bot, Platform
 
 
@@ -105,12 +105,23 @@ class Channel(abc.ABC):
     # The platform's per-chat and per-bot send limits, read by the delivery rate limiter.
     per_chat_rate: ClassVar[float] = 1.0  # messages a second to one chat
     per_bot_rate: ClassVar[float] = 30.0  # messages a second for the whole bot
+    # Top-level fields of a webhook body that carry a secret (VK Callback API: "secret"): left out of the raw
+    # update the message log keeps.
+    secret_body_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def deep_link(cls, bot: Bot, token: str) -> str | None:
         """The link that opens ``bot`` with ``token`` as its start payload (an invite); None on platforms
         without deep links."""
         return None
+
+    @classmethod
+    def input_keyboard(cls, buttons: Keyboard) -> bool:
+        """True when the platform shows this keyboard under the input field (Telegram's reply keyboard, VK's
+        one-time keyboard), where it stays until a later reply with ``remove_keyboard`` takes it away. The bot
+        remembers that per chat in the database, not the channel object: several workers send for one chat,
+        and a restart forgets nothing. Default: keyboards go under their message and leave with it."""
+        return False
 
     @classmethod
     def can_poll(cls, credentials: Mapping[str, str]) -> bool:
@@ -141,8 +152,13 @@ class Channel(abc.ABC):
         """Neutral events from a verified request; MalformedRequest for a body the platform never sends."""
 
     @abc.abstractmethod
-    def send(self, chat_id: str, reply: Reply, files: FileStore) -> list[str]:
-        """Deliver one reply; returns the platform's message ids; raises SendError."""
+    def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
+        """Deliver one reply; returns the platform's message ids; raises SendError.
+
+        ``message_key`` is the outbox row's id: the same on every retry of one message and never reused for
+        another (None: a one-off send, nothing to protect). A platform that takes an idempotency key derives
+        it from this one (VK: ``random_id``), so a retry after a lost answer is not shown twice; the others
+        have no such key and cannot tell a retry from a new message."""
 
     @abc.abstractmethod
     def download(self, file: FileRef) -> bytes:

@@ -1,9 +1,14 @@
 """Bot management without Flask: the secrets each platform needs (declared by its Channel class), checking
 them with the platform, sealing them, and the webhook (set, inspect).
 
-Secrets live only sealed in ``Bot.credentials_encrypted``. Every text that leaves this module (an error for
-the admin, a log line) is scrubbed of the bot's secret values first: client libraries like to put the
-request URL, and with it a Telegram token, into their exceptions.
+Secrets live only sealed in ``Bot.credentials_encrypted``, and of the webhook secret only its digest is kept
+(``Bot.webhook_secret``). Every text that leaves this module (an error for the admin, a log line) is scrubbed of
+the bot's secret values first: client libraries like to put the request URL, and with it a Telegram token, into
+their exceptions.
+
+After the secret key changed without the old one in CRM_PLUGIN_OLD_SECRET_KEYS, a bot's credentials open no
+more: every function here answers CredentialsError(RETYPE_CREDENTIALS), and ``with_stored`` lets tokens typed
+again replace them (the bot keeps its id, links and log).
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.crypto import mask
+from ..core.crypto import UnreadableCredentials, mask, webhook_secret_digest
 from ..core.models import Bot, Platform
-from ..core.scrub import scrub, secret_values
+from ..core.scrub import install_log_scrubbing, remember_secrets, scrub, secret_values
 from ..core.state import PluginState
 from .base import BotIdentity, Channel, CredentialField, CredentialsError, WebhookInfo
-from .registry import api_url, channel_class, channel_for
+from .registry import api_url, channel_class, channel_for, secret_credentials
 
 log = logging.getLogger(__name__)
+
+RETYPE_CREDENTIALS = ("Сохранённые ключи бота не расшифровываются: ключ шифрования (SECRET_KEY или "
+                      "CRM_PLUGIN_SECRET_KEY) сменился. Введите все ключи бота заново на странице «Изменить» и "
+                      "сохраните, или верните прежний ключ в CRM_PLUGIN_OLD_SECRET_KEYS.")
 
 
 def credential_fields(platform: Platform) -> tuple[CredentialField, ...]:
@@ -49,13 +58,42 @@ def channel_for_credentials(state: PluginState, platform: Platform, credentials:
         cls = channel_class(platform)
     except (ImportError, LookupError):
         raise CredentialsError(f"Платформа {platform.value} пока не поддерживается этой версией плагина") from None
-    return cls(credentials, api_url=api_url(state, platform))
+    remember_secrets(secret_credentials(cls, credentials))  # masked in the SDK's own log lines
+    channel = cls(credentials, api_url=api_url(state, platform))
+    install_log_scrubbing()
+    return channel
 
 
 def check_credentials(state: PluginState, platform: Platform, credentials: Mapping[str, str]) -> BotIdentity:
     """Ask the platform who these credentials belong to; CredentialsError with its words if it refuses."""
     channel = channel_for_credentials(state, platform, credentials)
     return _guarded(lambda: channel.check(), credentials, "check")
+
+
+def with_stored(state: PluginState, bot: Bot, typed: Mapping[str, str]) -> dict[str, str]:
+    """The credentials typed for a saved bot, each field left empty taking its saved value. When the saved
+    ones cannot be decrypted (the key changed), the typed ones replace them: every required field must be
+    typed again, else CredentialsError(RETYPE_CREDENTIALS)."""
+    try:
+        stored = state.secrets.open(bot.credentials_encrypted)
+    except UnreadableCredentials:
+        if any(f.required and not typed.get(f.key) for f in credential_fields(bot.platform)):
+            raise CredentialsError(RETYPE_CREDENTIALS) from None
+        return dict(typed)
+    return {key: value or str(stored.get(key) or "") for key, value in typed.items()}
+
+
+def refresh_seal(state: PluginState, bot: Bot) -> bool:
+    """Seal the bot's credentials again with the current key when an old key (CRM_PLUGIN_OLD_SECRET_KEYS)
+    sealed them; True when it did. Credentials no key opens are left as they are."""
+    if not bot.credentials_encrypted or state.secrets.is_current(bot.credentials_encrypted):
+        return False
+    try:
+        bot.credentials_encrypted = state.secrets.reseal(bot.credentials_encrypted)
+    except UnreadableCredentials:
+        return False
+    log.info("bot %s: credentials sealed again with the current secret key", bot.id)
+    return True
 
 
 def seal(state: PluginState, bot: Bot, credentials: Mapping[str, str], identity: BotIdentity | None) -> None:
@@ -93,17 +131,19 @@ def set_webhook(state: PluginState, bot: Bot) -> str | None:
     if url is None or bot.platform is Platform.WEB:
         return None
     secret = secrets.token_urlsafe(32)
-    channel = channel_for(state, bot)
+    remember_secrets([secret])  # known in clear only now: masked in the SDK's log of the call (telebot's params)
+    channel = _channel(state, bot)
     _guarded(lambda: channel.set_webhook(url, secret), _open(state, bot), "set_webhook", secret)
-    bot.webhook_secret = secret
+    bot.webhook_secret = webhook_secret_digest(secret)  # only the digest is stored
+    refresh_seal(state, bot)  # the caller saves the bot: an old key's seal is renewed on the way
     bot.webhook_url = url
     log.info("bot %s: webhook set to %s", bot.id, url)
     return url
 
 
 def webhook_info(state: PluginState, bot: Bot) -> WebhookInfo:
-    channel = channel_for(state, bot)
-    return _guarded(lambda: channel.webhook_info(), _open(state, bot), "webhook_info", bot.webhook_secret)
+    channel = _channel(state, bot)
+    return _guarded(lambda: channel.webhook_info(), _open(state, bot), "webhook_info")
 
 
 def _label(platform: Platform) -> str:
@@ -116,8 +156,15 @@ def _label(platform: Platform) -> str:
 def _open(state: PluginState, bot: Bot) -> dict[str, Any]:
     try:
         return state.secrets.open(bot.credentials_encrypted)
-    except Exception as exc:  # noqa: BLE001 - a key change is reported as an admin's error
-        raise CredentialsError(str(exc)) from None
+    except UnreadableCredentials:  # a key change is reported as an admin's error, with what to do
+        raise CredentialsError(RETYPE_CREDENTIALS) from None
+
+
+def _channel(state: PluginState, bot: Bot) -> Channel:
+    try:
+        return channel_for(state, bot)
+    except UnreadableCredentials:
+        raise CredentialsError(RETYPE_CREDENTIALS) from None
 
 
 def _guarded(call: Any, credentials: Mapping[str, Any], what: str, *extra: str | None) -> Any:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from ..core.media_links import media_url
 from ..core.models import Bot, Platform
+from ..core.scrub import install_log_scrubbing, remember_secrets
 from ..core.settings import Settings
 from ..core.state import PluginState
 from .base import Channel
@@ -51,6 +53,7 @@ def channel_class(platform: Platform) -> type[Channel]:
         if module is None:
             raise LookupError(f"no channel module for platform {platform!r}")
         importlib.import_module(f"{__package__}.{module}")
+        install_log_scrubbing()  # the loggers its SDK has just made
         cls = _classes.get(platform)
         if cls is None:
             raise LookupError(f"{__package__}.{module} registers no channel for {platform.value}")
@@ -80,9 +83,16 @@ def channel_for(state: PluginState, bot: Bot, **options: Any) -> Channel:
         options.setdefault("media_url", lambda crm_file_id: media_url(state.settings, state.signing_key, crm_file_id))
     if cls.keeps_uploads:
         options.setdefault("upload_dir", state.upload_dir)
-    return cls(
-        state.secrets.open(bot.credentials_encrypted),
-        api_url=api_url(state, bot.platform),
-        webhook_secret=bot.webhook_secret,
-        **options,
-    )
+    credentials = state.secrets.open(bot.credentials_encrypted)  # UnreadableCredentials: the key changed
+    remember_secrets(secret_credentials(cls, credentials))  # masked in every library's log lines from now on
+    channel = cls(credentials, api_url=api_url(state, bot.platform), webhook_secret=bot.webhook_secret, **options)
+    install_log_scrubbing()  # loggers the SDK made for this channel
+    return channel
+
+
+def secret_credentials(cls: type[Channel], credentials: Mapping[str, Any]) -> list[str]:
+    """The values of ``credentials`` that are secrets: the fields ``cls`` declares secret, and any other key
+    that names a token or secret (``bot_token``, an older layout's key)."""
+    declared = {field.key: field.secret for field in cls.credential_fields}
+    return [value for key, value in credentials.items() if isinstance(value, str) and value
+            and declared.get(key, "token" in key or "secret" in key)]

@@ -1,7 +1,7 @@
 """The Slack adapter (Events API + Web API through slack_sdk).
 
 Credentials: ``token`` (the Bot User OAuth Token, xoxb-...; ``bot_token`` is accepted too),
-``signing_secret`` (verifies Events API and interactivity requests; else the bot's ``webhook_secret``),
+``signing_secret`` (verifies Events API and interactivity requests),
 optional ``app_token`` (xapp-..., Socket Mode: ``poll`` receives events without a public URL, see slack_socket).
 
 Slack has no API to register the webhook: the Request URL is set in the app's settings (Event Subscriptions
@@ -61,14 +61,15 @@ class SlackChannel(Channel):
                            "работы без публичного адреса: flask crm-plugin poll"), required=False),
     )
     api_url_setting: ClassVar[str | None] = "slack_api_url"
+    secret_body_fields = ("token",)  # the app's (deprecated) verification token rides in every Events API body
     per_chat_rate: ClassVar[float] = 1.0  # chat.postMessage: about one message a second per channel
 
     def __init__(self, credentials: Mapping[str, str], *, api_url: str, webhook_secret: str | None = None,
                  timeout: float = 10.0) -> None:
         super().__init__(credentials, api_url=api_url, webhook_secret=webhook_secret, timeout=timeout)
         self.bot_token = self.credentials.get("token") or self.credentials.get("bot_token") or ""
-        # The signing secret is a credential; a bot row's webhook_secret stands in when the credentials lack it.
-        self.signing_secret = self.credentials.get("signing_secret") or webhook_secret or ""
+        # The signing secret is a credential. (The bot row's webhook_secret is only a digest now: no HMAC key.)
+        self.signing_secret = self.credentials.get("signing_secret") or ""
         base_url = api_url if api_url.endswith("/") else api_url + "/"  # urljoin drops a last segment without "/"
         # No retry handlers: the outbox owns retries and back-off, one attempt per send keeps them countable.
         self.client = WebClient(token=self.bot_token, base_url=base_url, retry_handlers=[],
@@ -92,18 +93,21 @@ class SlackChannel(Channel):
             request.body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MalformedRequest("Slack request body is not UTF-8") from exc
-        timestamp = request.headers.get("X-Slack-Request-Timestamp")
-        if timestamp is None or not timestamp.strip().isdigit():
+        timestamp = (request.headers.get("X-Slack-Request-Timestamp") or "").strip()
+        signature = request.headers.get("X-Slack-Signature")
+        # Checked before slack_sdk sees them: it overflows on a 400-digit timestamp and compare_digest refuses
+        # a non-ASCII signature with TypeError.
+        if not slack_inbound.timestamp_is_readable(timestamp) or signature is None or not signature.isascii():
             return False
         verifier = SignatureVerifier(self.signing_secret)
-        return verifier.is_valid(body=request.body, timestamp=timestamp.strip(),
-                                 signature=request.headers.get("X-Slack-Signature"))
+        return verifier.is_valid(body=request.body, timestamp=timestamp, signature=signature)
 
     def parse(self, request: WebhookRequest) -> ParsedRequest:
         return slack_inbound.parse_body(request.body)
 
     # --- outbound -----------------------------------------------------------------------------------
-    def send(self, chat_id: str, reply: Reply, files: FileStore) -> list[str]:
+    def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
+        # ``message_key`` is unused: chat.postMessage and files_upload_v2 take no idempotency key.
         try:
             if isinstance(reply, TextReply):
                 return [self._post(chat_id, slack_outbound.escape(reply.text), slack_outbound.text_blocks(reply))]

@@ -8,13 +8,13 @@ resolves the name and e-mail with ``SlackChannel.user_profile``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..core.chat import ButtonPress, Document, Event, FileRef, Inbound, Photo, Sender, Text
+from ..core.chat import ButtonPress, Document, Event, FileRef, Inbound, Photo, Sender, Text, check_inbound
+from ..core.untrusted import load_json
 from .base import MalformedRequest, ParsedRequest
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,11 @@ def parse_body(body: bytes) -> ParsedRequest:
         if kind == "url_verification":
             return ParsedRequest(response={"challenge": str(data["challenge"])})
         if kind == "event_callback":
-            return _event_callback(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise MalformedRequest(f"Slack {kind} is missing or has a bad field: {exc}") from exc
+            parsed = _event_callback(data)
+            parsed.inbound = [check_inbound(item) for item in parsed.inbound]
+            return parsed
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise MalformedRequest(f"Slack {kind} is missing or has a bad field: {exc!r}") from exc
     if not isinstance(kind, str):
         raise MalformedRequest("Slack request without a type")
     log.info("slack: ignoring request type %r", kind)
@@ -94,14 +96,17 @@ def _interaction(payload: dict[str, Any]) -> ParsedRequest:
         presses = [Inbound(sender, ButtonPress(str(action["value"])), str(action.get("action_ts") or ""))
                    for action in actions if action.get("value") is not None]
         first_ts = actions[0].get("action_ts") if actions else None
-    except (KeyError, TypeError, AttributeError) as exc:
+        presses = [check_inbound(press) for press in presses]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise MalformedRequest(f"Slack block_actions is missing a field: {exc}") from exc
     return ParsedRequest(inbound=presses, dedupe_key=f"slack:action:{first_ts}" if first_ts else None)
 
 
 def _file_event(item: dict[str, Any], caption: str | None) -> Event:
     url = item.get("url_private_download") or item["url_private"]
-    ref = FileRef(str(url), name=item.get("name"), content_type=item.get("mimetype"), size=item.get("size"))
+    size = item.get("size")
+    ref = FileRef(str(url), name=_str_or_none(item.get("name")), content_type=_str_or_none(item.get("mimetype")),
+                  size=size if isinstance(size, int) and not isinstance(size, bool) else None)
     if str(item.get("mimetype") or "").startswith("image/"):
         return Photo(ref, caption=caption)
     return Document(ref, caption=caption)
@@ -109,6 +114,16 @@ def _file_event(item: dict[str, Any], caption: str | None) -> Event:
 
 def _sender(event: dict[str, Any], *, is_group: bool) -> Sender:
     return Sender(user_id=str(event["user"]), chat_id=str(event["channel"]), is_group=is_group)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def timestamp_is_readable(timestamp: str | None) -> bool:
+    """Whether ``X-Slack-Request-Timestamp`` is seconds since 1970 as Slack writes them (ASCII digits):
+    slack_sdk's verifier turns it into an int and a float, which a 400-digit or superscript value breaks."""
+    return timestamp is not None and 0 < len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
 
 
 def _form_payload(body: bytes) -> bytes:
@@ -123,9 +138,9 @@ def _form_payload(body: bytes) -> bytes:
 
 def _json(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequest(f"Slack request is not JSON: {exc}") from exc
+        data = load_json(body)
+    except ValueError as exc:
+        raise MalformedRequest(f"Slack request is not JSON a platform sends: {exc}") from exc
     if not isinstance(data, dict):
         raise MalformedRequest("Slack request is not a JSON object")
     return data

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -24,7 +23,19 @@ from typing import Any, TypeVar
 import telebot
 from telebot import apihelper, types
 
-from ..core.chat import ButtonPress, FileKindOut, FileRef, Inbound, LocationReply, MediaReply, OutFile, Reply, TextReply
+from ..core.chat import (
+    ButtonPress,
+    FileKindOut,
+    FileRef,
+    Inbound,
+    Keyboard,
+    LocationReply,
+    MediaReply,
+    OutFile,
+    Reply,
+    TextReply,
+)
+from ..core.crypto import webhook_secret_matches
 from ..core.i18n import N_
 from ..core.models import Bot, Platform
 from . import telegram_render as render
@@ -48,7 +59,8 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
-ALLOWED_UPDATES = ["message", "callback_query"]
+# my_chat_member: the person blocked (or unblocked) the bot; their link becomes UNREACHABLE at once.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 T = TypeVar("T")
 
 
@@ -71,19 +83,19 @@ class TelegramChannel(Channel):
         token = self.credentials.get("token") or ""
         self.route = Route(api_url, token, timeout)
         self.bot = telebot.TeleBot(token, threaded=False)
-        # Chats shown a reply keyboard (contact/location request) since: the next plain text removes it.
-        self._reply_keyboard_chats: set[str] = set()
 
     @classmethod
     def deep_link(cls, bot: Bot, token: str) -> str | None:
         return f"https://t.me/{(bot.username or '').lstrip('@')}?start={token}"
 
+    @classmethod
+    def input_keyboard(cls, buttons: Keyboard) -> bool:
+        return render.needs_reply_keyboard(buttons)  # a contact or location request: a reply keyboard
+
     # --- inbound -------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:
-        given = request.headers.get(SECRET_HEADER)
-        if not given or not self.webhook_secret:
-            return False
-        return secrets.compare_digest(given.encode(), self.webhook_secret.encode())
+        # self.webhook_secret is the stored digest of the secret given to setWebhook: digests are compared.
+        return webhook_secret_matches(request.headers.get(SECRET_HEADER), self.webhook_secret)
 
     def parse(self, request: WebhookRequest) -> ParsedRequest:
         return parse_body(request.body)
@@ -99,7 +111,9 @@ class TelegramChannel(Channel):
             log.warning("callback query %s not answered: %s", event.callback_id, exc)
 
     # --- outbound ------------------------------------------------------------------------------------
-    def send(self, chat_id: str, reply: Reply, files: FileStore) -> list[str]:
+    def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
+        # ``message_key`` is unused: the Bot API has no idempotency key (no random_id as in MTProto's
+        # messages.sendMessage), so a send retried after a lost answer can show twice.
         if isinstance(reply, TextReply):
             return [self._send_text(chat_id, reply)]
         if isinstance(reply, MediaReply):
@@ -111,13 +125,9 @@ class TelegramChannel(Channel):
 
     def _send_text(self, chat_id: str, reply: TextReply) -> str:
         markup = render.keyboard(reply.buttons)  # a too-long payload fails here, before any call
-        if markup is None and chat_id in self._reply_keyboard_chats:
+        if markup is None and reply.remove_keyboard:
             markup = types.ReplyKeyboardRemove()
         message = self._call("sendMessage", self.bot.send_message, chat_id, reply.text, reply_markup=markup)
-        if isinstance(markup, types.ReplyKeyboardMarkup):
-            self._reply_keyboard_chats.add(chat_id)
-        elif isinstance(markup, types.ReplyKeyboardRemove):
-            self._reply_keyboard_chats.discard(chat_id)
         return str(message.message_id)
 
     def _send_media(self, chat_id: str, reply: MediaReply, files: FileStore) -> list[str]:

@@ -102,7 +102,8 @@ class ViberChannel(Channel):
         return viber_inbound.parse_callback(viber_inbound.load(request.body), welcome=welcome)
 
     # --- outbound -----------------------------------------------------------------------------------
-    def send(self, chat_id: str, reply: Reply, files: FileStore) -> list[str]:
+    def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
+        # ``message_key`` is unused: send_message has no idempotency key (tracking_data is only echoed back).
         if isinstance(reply, TextReply):
             messages: list[Message] = [viber_outbound.render_text(reply)]
         elif isinstance(reply, MediaReply):

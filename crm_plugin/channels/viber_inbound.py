@@ -11,7 +11,21 @@ import json
 import logging
 from typing import Any
 
-from ..core.chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start, Text
+from ..core.chat import (
+    ButtonPress,
+    Contact,
+    Document,
+    Event,
+    FileRef,
+    Inbound,
+    Location,
+    Photo,
+    Sender,
+    Start,
+    Text,
+    check_inbound,
+)
+from ..core.untrusted import load_json
 from .base import MalformedRequest, ParsedRequest
 
 log = logging.getLogger(__name__)
@@ -29,9 +43,9 @@ _SILENT_EVENTS = {"delivered", "seen", "failed", "webhook", "subscribed"}
 
 def load(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequest(f"Viber callback is not JSON: {exc}") from exc
+        data = load_json(body)
+    except ValueError as exc:
+        raise MalformedRequest(f"Viber callback is not JSON a platform sends: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("event"), str):
         raise MalformedRequest("Viber callback without an event")
     return data
@@ -47,6 +61,7 @@ def parse_callback(data: dict[str, Any], *, welcome: dict[str, Any] | None) -> P
             parsed.inbound.append(_message(data))
         elif event == "conversation_started":
             _conversation_started(data, parsed, welcome)
+            parsed.inbound = [check_inbound(item) for item in parsed.inbound]
         elif event == "unsubscribed":
             parsed.unreachable.append(_str(data["user_id"]))
             log.info("viber: %s unsubscribed", data["user_id"])
@@ -55,8 +70,8 @@ def parse_callback(data: dict[str, Any], *, welcome: dict[str, Any] | None) -> P
                 log.warning("viber: delivery failed to %s: %s", data.get("user_id"), data.get("desc"))
         else:
             log.info("viber: ignoring unknown event %r", event)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedRequest(f"Viber {event} callback is missing or has a bad field: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise MalformedRequest(f"Viber {event} callback is missing or has a bad field: {exc!r}") from exc
     return parsed
 
 
@@ -87,16 +102,16 @@ def _message(data: dict[str, Any]) -> Inbound:
     message = data["message"]
     kind = message["type"]
     token = _str(data["message_token"])
-    return Inbound(sender, _event(kind, message, sender), token)
+    return check_inbound(Inbound(sender, _event(kind, message, sender), token))
 
 
 def _event(kind: str, message: dict[str, Any], sender: Sender) -> Event:
     if kind == "text":
         return _text_event(str(message["text"]))
     if kind == "picture":
-        return Photo(_file(message), caption=message.get("text") or None)
+        return Photo(_file(message), caption=_text_or_none(message.get("text")))
     if kind in ("file", "video"):
-        return Document(_file(message), caption=message.get("text") or None)
+        return Document(_file(message), caption=_text_or_none(message.get("text")))
     if kind == "location":
         location = message["location"]
         return Location(float(location["lat"]), float(location["lon"]))
@@ -122,12 +137,19 @@ def _text_event(text: str) -> Event:
 
 def _file(message: dict[str, Any]) -> FileRef:
     size = message.get("file_size", message.get("size"))  # callbacks say file_size; viberbot's model says size
-    return FileRef(str(message["media"]), name=message.get("file_name"), size=int(size) if size is not None else None)
+    return FileRef(str(message["media"]), name=_text_or_none(message.get("file_name")),
+                   size=int(size) if size is not None else None)
 
 
 def _sender(user: dict[str, Any]) -> Sender:
     user_id = _str(user["id"])
-    return Sender(user_id=user_id, chat_id=user_id, name=str(user.get("name") or ""), language=user.get("language"))
+    language = user.get("language")
+    return Sender(user_id=user_id, chat_id=user_id, name=str(user.get("name") or ""),
+                  language=language if isinstance(language, str) else None)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def _str(value: Any) -> str:

@@ -27,7 +27,19 @@ from jconfig.memory import MemoryConfig
 from vk_api.exceptions import ApiError, ApiHttpError
 from vk_api.upload import VkUpload
 
-from ..core.chat import ButtonPress, FileKindOut, FileRef, Inbound, LocationReply, MediaReply, OutFile, Reply, TextReply
+from ..core.chat import (
+    ButtonPress,
+    FileKindOut,
+    FileRef,
+    Inbound,
+    Keyboard,
+    LocationReply,
+    MediaReply,
+    OutFile,
+    Reply,
+    TextReply,
+)
+from ..core.crypto import webhook_secret_digest, webhook_secret_matches
 from ..core.i18n import N_
 from ..core.models import Bot, Platform
 from . import vk_render as render
@@ -79,6 +91,7 @@ class VkChannel(Channel):
         CredentialField("secret", N_("Секретный ключ"), N_("Callback API: поле «Секретный ключ»")),
     )
     api_url_setting = "vk_api_url"
+    secret_body_fields = ("secret",)  # the Callback API secret rides in every event's body
     per_chat_rate = 1.0
     per_bot_rate = 20.0  # API calls a second per community token
 
@@ -94,21 +107,25 @@ class VkChannel(Channel):
         self.api = self.vk.get_api()
         self.upload = VkUpload(self.vk)
         self.upload.http = self.session  # VkUpload makes a session of its own, without a time-out
-        self._input_keyboard_chats: set[str] = set()  # shown a one-time keyboard: the next plain text removes it
 
     @classmethod
     def deep_link(cls, bot: Bot, token: str) -> str | None:
         club = (bot.platform_bot_id or bot.username or "").removeprefix("club").lstrip("-")
         return f"https://vk.me/club{club}?ref={token}"
 
+    @classmethod
+    def input_keyboard(cls, buttons: Keyboard) -> bool:
+        return render.needs_input_keyboard(buttons)  # request buttons, or too many for under a message
+
     # --- inbound -------------------------------------------------------------------------------------
     def verify(self, request: WebhookRequest) -> bool:
         given = load_body(request.body).get("secret")
         if not isinstance(given, str) or not given:
             return False
-        # The secret typed into VK by an admin, or the one set_webhook registered.
-        expected = [s for s in (self.credentials.get("secret"), self.webhook_secret) if s]
-        return any(secrets.compare_digest(given.encode(), s.encode()) for s in expected)
+        # The secret typed into VK by an admin, or the one set_webhook registered (stored as its digest).
+        typed = self.credentials.get("secret")
+        expected = [webhook_secret_digest(typed) if typed else None, self.webhook_secret]
+        return any(webhook_secret_matches(given, digest) for digest in expected)
 
     def parse(self, request: WebhookRequest) -> ParsedRequest:
         return parse_event(load_body(request.body), self.credentials.get("confirmation"))
@@ -128,14 +145,9 @@ class VkChannel(Channel):
     def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
         if isinstance(reply, TextReply):
             keyboard = render.keyboard_json(reply.buttons)
-            if keyboard is None and chat_id in self._input_keyboard_chats:
+            if keyboard is None and reply.remove_keyboard:
                 keyboard = render.empty_keyboard()
-            message_id = self._send_message(chat_id, message_key, 0, message=reply.text, keyboard=keyboard)
-            if render.needs_input_keyboard(reply.buttons):
-                self._input_keyboard_chats.add(chat_id)
-            elif keyboard is not None:
-                self._input_keyboard_chats.discard(chat_id)
-            return [message_id]
+            return [self._send_message(chat_id, message_key, 0, message=reply.text, keyboard=keyboard)]
         if isinstance(reply, MediaReply):
             attachments = [files.cached_id(f.crm_file_id) or self._upload(chat_id, f, files) for f in reply.files]
             ids = []

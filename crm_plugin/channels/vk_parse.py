@@ -10,7 +10,20 @@ import json
 import mimetypes
 from typing import Any
 
-from ..core.chat import ButtonPress, Document, Event, FileRef, Inbound, Location, Photo, Sender, Start, Text
+from ..core.chat import (
+    ButtonPress,
+    Document,
+    Event,
+    FileRef,
+    Inbound,
+    Location,
+    Photo,
+    Sender,
+    Start,
+    Text,
+    check_inbound,
+)
+from ..core.untrusted import load_json
 from .base import MalformedRequest, ParsedRequest
 
 GROUP_PEER_OFFSET = 2_000_000_000  # peer ids of group chats start here
@@ -18,10 +31,11 @@ LANGUAGES = {0: "ru", 1: "uk", 2: "be", 3: "en"}  # client_info.lang_id
 
 
 def load_body(body: bytes) -> dict[str, Any]:
+    """The event of a Callback API body (read before its ``secret`` is checked: the secret is inside)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequest("the body is not JSON") from exc
+        data = load_json(body)
+    except ValueError as exc:
+        raise MalformedRequest(f"the body is not JSON a platform sends: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise MalformedRequest("a VK event is a JSON object with a type")
     return data
@@ -38,10 +52,10 @@ def parse_event(data: dict[str, Any], confirmation: str | None) -> ParsedRequest
     parsed = ParsedRequest(dedupe_key=f"vk:{event_id}" if event_id else None, response="ok")
     try:
         if kind == "message_new":
-            parsed.inbound = _message_new(data["object"])
+            parsed.inbound = [check_inbound(item) for item in _message_new(data["object"])]
         elif kind == "message_event":
-            parsed.inbound = [_message_event(data["object"])]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            parsed.inbound = [check_inbound(_message_event(data["object"]))]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedRequest(f"the {kind} event is not shaped like VK's: {exc!r}") from exc
     return parsed
 
@@ -67,11 +81,12 @@ def _message_events(message: dict[str, Any]) -> list[Event]:
     group = f"vk:{message.get('conversation_message_id')}" if len(photos) + len(docs) > 1 else None
     events: list[Event] = []
     for photo in photos:
-        largest = max(photo["sizes"], key=lambda s: int(s.get("width", 0)) * int(s.get("height", 0)))
+        largest = max(photo["sizes"], key=lambda s: _int(s.get("width")) * _int(s.get("height")))
         events.append(Photo(FileRef(_str(largest["url"]), content_type="image/jpeg"), group, text or None))
     for doc in docs:
         title = _str(doc.get("title") or f"file.{doc.get('ext', 'bin')}")
-        file = FileRef(_str(doc["url"]), name=title, content_type=mimetypes.guess_type(title)[0], size=doc.get("size"))
+        file = FileRef(_str(doc["url"]), name=title, content_type=mimetypes.guess_type(title)[0],
+                       size=_int(doc.get("size")) or None)
         events.append(Document(file, group, text or None))
     events = [events[0], *(_without_caption(e) for e in events[1:])] if events else []
     geo = message.get("geo")
@@ -101,10 +116,16 @@ def _sender(user_id: Any, peer_id: Any, language: str | None) -> Sender:
 
 
 def _payload(raw: Any) -> dict[str, Any] | None:
+    """A button's payload: VK sends it as a JSON string (ValueError when it is not JSON)."""
     if raw is None:
         return None
-    value = json.loads(raw) if isinstance(raw, str) else raw
+    value = load_json(raw) if isinstance(raw, str) else raw
     return value if isinstance(value, dict) else None
+
+
+def _int(value: Any) -> int:
+    """A size or dimension; missing or not an integer counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _without_caption(event: Event) -> Event:

@@ -53,9 +53,9 @@ class WebChannel(Channel):
     def parse(self, request: WebhookRequest) -> Any:
         raise MalformedRequest("the web chat has no webhook")
 
-    def send(self, chat_id: str, reply: Reply, files: FileStore) -> list[str]:
-        # The reply is already in the log, which is what the chat page shows.
-        return [f"web:{uuid.uuid4().hex}"]
+    def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
+        # The reply is already in the log, which is what the chat page shows; its row names it.
+        return [f"web:{message_key}" if message_key is not None else f"web:{uuid.uuid4().hex}"]
 
     def download(self, file: FileRef) -> bytes:
         return self.uploads().read(file.file_id)

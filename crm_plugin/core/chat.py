@@ -131,6 +131,10 @@ REQUEST_CONTACT_FALLBACK = "request_contact"
 class TextReply:
     text: str
     buttons: Keyboard = ()
+    # Take away a keyboard an earlier reply left under the input field (Telegram's reply keyboard, VK's
+    # one-time keyboard): the bot sets it on the first reply without buttons after one (crm_plugin.bot.keyboards
+    # remembers that in the chat's stored state). Platforms without such keyboards ignore it.
+    remove_keyboard: bool = False
 
 
 class FileKindOut(str, enum.Enum):
@@ -182,7 +186,7 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
     if kind == "text":
         rows = tuple(tuple(Button(b["label"], ButtonKind(b["kind"]), b.get("payload"), b.get("url")) for b in row)
                      for row in data.get("buttons", ()))
-        return TextReply(data["text"], rows)
+        return TextReply(data["text"], rows, bool(data.get("remove_keyboard", False)))
     if kind == "media":
         files = tuple(OutFile(FileKindOut(f["kind"]), f["crm_file_id"], f["name"], f["content_type"])
                       for f in data["files"])
@@ -192,24 +196,37 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
     raise ValueError(f"unknown reply type {kind!r}")
 
 
+PREVIEW_LENGTH = 500  # the message log's preview column (crm_plugin.core.models.Message.preview)
+
+
+def preview_text(text: str) -> str:
+    """``text`` cut to the preview's length, the cut marked with "…"."""
+    return text if len(text) <= PREVIEW_LENGTH else text[:PREVIEW_LENGTH - 1] + "…"
+
+
 def reply_preview(reply: Reply) -> str:
     """A short human text for the message log."""
     if isinstance(reply, TextReply):
-        return reply.text[:500]
+        return preview_text(reply.text)
     if isinstance(reply, MediaReply):
         names = ", ".join(f.name for f in reply.files)
-        return f"[{len(reply.files)} файл(ов)] {reply.caption or ''} {names}".strip()[:500]
-    return f"[геоточка] {reply.latitude:.5f}, {reply.longitude:.5f} {reply.title or ''}".strip()
+        return preview_text(f"[{len(reply.files)} файл(ов)] {reply.caption or ''} {names}".strip())
+    return preview_text(f"[геоточка] {reply.latitude:.5f}, {reply.longitude:.5f} {reply.title or ''}".strip())
 
 
 def event_preview(event: Event) -> tuple[str, str]:
     """(kind, preview) of an incoming event for the message log."""
+    kind, text = _event_summary(event)
+    return kind, preview_text(text)
+
+
+def _event_summary(event: Event) -> tuple[str, str]:
     if isinstance(event, Text):
-        return "text", event.text[:500]
+        return "text", event.text
     if isinstance(event, Start):
         return "start", f"/start {event.payload or ''}".strip()
     if isinstance(event, ButtonPress):
-        return "button", event.payload[:500]
+        return "button", event.payload
     if isinstance(event, Contact):
         return "contact", f"[контакт] {event.phone}"
     if isinstance(event, Photo):
@@ -217,6 +234,53 @@ def event_preview(event: Event) -> tuple[str, str]:
     if isinstance(event, Document):
         return "document", f"[документ] {event.file.name or ''}".strip()
     return "location", f"[геоточка] {event.latitude:.5f}, {event.longitude:.5f}"
+
+
+# --- checking what a parser made --------------------------------------------------------------------
+
+# The type of each field of the inbound dataclasses, as check_inbound enforces it (None: the field may be empty).
+_FIELDS: dict[type, dict[str, tuple[type, ...]]] = {
+    Sender: {"user_id": (str,), "chat_id": (str,), "name": (str,), "language": (str, type(None)),
+             "is_group": (bool,)},
+    FileRef: {"file_id": (str,), "name": (str, type(None)), "content_type": (str, type(None)),
+              "size": (int, type(None))},
+    Start: {"payload": (str, type(None))},
+    Text: {"text": (str,)},
+    ButtonPress: {"payload": (str,), "callback_id": (str, type(None))},
+    Contact: {"phone": (str,), "own": (bool,)},
+    Photo: {"file": (FileRef,), "media_group_id": (str, type(None)), "caption": (str, type(None))},
+    Document: {"file": (FileRef,), "media_group_id": (str, type(None)), "caption": (str, type(None))},
+    Location: {"latitude": (float, int), "longitude": (float, int)},
+    Inbound: {"sender": (Sender,), "message_id": (str, type(None))},
+}
+
+
+def check_inbound(inbound: Inbound) -> Inbound:
+    """``inbound`` when every field has its declared type and a location is a real place on Earth; else
+    ValueError. Parsers call it last, so the bot never meets a number where it reads text, or ``inf``."""
+    _check_fields(inbound)
+    event = inbound.event
+    if type(event) not in _FIELDS or type(event) is Inbound:
+        raise ValueError(f"not an event: {type(event).__name__}")
+    _check_fields(event)
+    if isinstance(event, (Photo, Document)):
+        _check_fields(event.file)
+    _check_fields(inbound.sender)
+    if isinstance(event, Location):
+        try:
+            latitude, longitude = float(event.latitude), float(event.longitude)
+        except OverflowError as exc:  # an int of 400 digits
+            raise ValueError("a coordinate too large") from exc
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):  # also False for NaN
+            raise ValueError(f"no such place: {latitude}, {longitude}")
+    return inbound
+
+
+def _check_fields(item: Any) -> None:
+    for name, kinds in _FIELDS[type(item)].items():
+        value = getattr(item, name)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ValueError(f"{type(item).__name__}.{name} is a {type(value).__name__}")
 
 
 def _plain(value: Any) -> Any:
@@ -231,6 +295,7 @@ def _plain(value: Any) -> Any:
 
 __all__ = [
     "Button", "ButtonKind", "ButtonPress", "Contact", "Document", "Event", "FileKindOut", "FileRef", "Inbound",
-    "Keyboard", "Location", "LocationReply", "MediaReply", "OutFile", "Photo", "Reply", "Sender", "Start", "Text",
-    "TextReply", "event_preview", "reply_from_dict", "reply_kind", "reply_preview", "reply_to_dict",
+    "Keyboard", "Location", "LocationReply", "MediaReply", "OutFile", "PREVIEW_LENGTH", "Photo", "Reply", "Sender",
+    "Start", "Text", "TextReply", "check_inbound", "event_preview", "preview_text", "reply_from_dict", "reply_kind",
+    "reply_preview", "reply_to_dict",
 ]

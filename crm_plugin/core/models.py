@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     DateTime,
     Enum,
@@ -24,8 +23,11 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
+
+from .columns import CleanJSON, CleanString, CleanText, PlatformId
+from .crypto import is_webhook_secret_digest, webhook_secret_digest
 
 
 def utcnow() -> datetime:
@@ -50,7 +52,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: CleanJSON()}
 
 
 class Platform(str, enum.Enum):
@@ -93,10 +95,11 @@ class Bot(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[Platform] = mapped_column(_enum(Platform))
-    name: Mapped[str | None] = mapped_column(String(200))
-    platform_bot_id: Mapped[str | None] = mapped_column(String(64))  # filled by "Проверить"
-    username: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(CleanString(200))
+    platform_bot_id: Mapped[str | None] = mapped_column(PlatformId(64))  # filled by "Проверить"
+    username: Mapped[str | None] = mapped_column(CleanString(200))
     credentials_encrypted: Mapped[str] = mapped_column(Text)  # Fernet token of a JSON object
+    # Only the digest of the secret the platform sends back ("sha256:<hex>", crypto.webhook_secret_digest).
     webhook_secret: Mapped[str | None] = mapped_column(String(128))
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
@@ -104,6 +107,11 @@ class Bot(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     links: Mapped[list[EmployeeLink]] = relationship(back_populates="bot", cascade="all, delete-orphan")
+
+    @validates("webhook_secret")
+    def _digest_of_webhook_secret(self, key: str, value: str | None) -> str | None:
+        """A secret assigned in clear is stored as its digest: the column never holds the secret itself."""
+        return webhook_secret_digest(value) if value and not is_webhook_secret_digest(value) else value
 
     def __str__(self) -> str:
         return f"{self.platform.value}: {self.name or self.platform_bot_id or self.id}"
@@ -121,12 +129,12 @@ class EmployeeLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
     crm_user_id: Mapped[int] = mapped_column(index=True)
-    platform_user_id: Mapped[str | None] = mapped_column(String(64))
-    chat_id: Mapped[str | None] = mapped_column(String(64))
+    platform_user_id: Mapped[str | None] = mapped_column(PlatformId(64))
+    chat_id: Mapped[str | None] = mapped_column(PlatformId(64))
     status: Mapped[LinkStatus] = mapped_column(_enum(LinkStatus), default=LinkStatus.PENDING)
     role_override: Mapped[str | None] = mapped_column(String(16))
-    language: Mapped[str | None] = mapped_column(String(8))
-    display_name: Mapped[str | None] = mapped_column(String(200))  # the messenger's name for the person
+    language: Mapped[str | None] = mapped_column(CleanString(8))
+    display_name: Mapped[str | None] = mapped_column(CleanString(200))  # the messenger's name for the person
     subscribed_stats: Mapped[bool] = mapped_column(default=False)
     bound_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
@@ -157,8 +165,8 @@ class BindingRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
     crm_user_id: Mapped[int] = mapped_column(index=True)
-    platform_user_id: Mapped[str] = mapped_column(String(64))
-    chat_id: Mapped[str] = mapped_column(String(64))
+    platform_user_id: Mapped[str] = mapped_column(PlatformId(64))
+    chat_id: Mapped[str] = mapped_column(PlatformId(64))
     code_hash: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime]
@@ -173,7 +181,7 @@ class ChatState(Base):
     __tablename__ = "crm_plugin_chat_states"
 
     bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"), primary_key=True)
-    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(PlatformId(64), primary_key=True)
     state: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -187,7 +195,7 @@ class InboundKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
-    dedupe_key: Mapped[str] = mapped_column(String(128))
+    dedupe_key: Mapped[str] = mapped_column(PlatformId(128))  # e.g. "tg:<update_id>", "slack:<event_id>"
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -210,20 +218,21 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
-    chat_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(PlatformId(64))
     link_id: Mapped[int | None] = mapped_column(ForeignKey("crm_plugin_employee_links.id", ondelete="SET NULL"),
                                                 index=True)
     direction: Mapped[Direction] = mapped_column(_enum(Direction, 8))
     kind: Mapped[str] = mapped_column(String(32))  # text, buttons, photo, album, document, location, ...
-    preview: Mapped[str] = mapped_column(String(500), default="")
+    # A summary for the log's list and search; the whole text (up to 4096) and caption (1024) are in payload.
+    preview: Mapped[str] = mapped_column(CleanString(500), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the neutral reply or event
     status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None]  # a crashed worker's claim expires and the row is retried
-    platform_message_id: Mapped[str | None] = mapped_column(String(128))
-    error: Mapped[str | None] = mapped_column(Text)
+    platform_message_id: Mapped[str | None] = mapped_column(PlatformId(128))
+    error: Mapped[str | None] = mapped_column(CleanText())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -261,7 +270,7 @@ class FileCache(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
     crm_file_id: Mapped[int]
-    platform_file_id: Mapped[str] = mapped_column(String(300))
+    platform_file_id: Mapped[str] = mapped_column(Text)  # opaque, no documented limit (Telegram file_id)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -273,3 +282,16 @@ class PluginSetting(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobOffer(Base):
+    """A free measurement request shown to a CRM user with a «Взять» button (a notification or the job's card).
+    Only they may learn, on a late tap, who took it; they are the ones told it is gone."""
+
+    __tablename__ = "crm_plugin_job_offers"
+    __table_args__ = (UniqueConstraint("job_id", "crm_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)  # the CRM's job id
+    crm_user_id: Mapped[int] = mapped_column(BigInteger)
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,11 +9,13 @@ and stops with one line naming the key, the value and what is allowed. The rest 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PluginStartupError
@@ -36,6 +38,7 @@ class Settings:
     database_url: str | None
     public_url: str | None
     secret_key: str | None
+    old_secret_keys: str | None  # comma-separated keys used before: they still decrypt (crypto.parse_old_keys)
     worker: str  # "thread" | "external"
     redis_url: str | None
     max_body_bytes: int
@@ -102,7 +105,33 @@ def _value(setting: Setting, raw: Any) -> Any:
             raise _bad(setting, raw, "an IANA time zone such as Europe/Moscow or Asia/Yekaterinburg") from None
     if setting.key == PREFIX + "URL_PREFIX" and not value.startswith("/"):
         raise _bad(setting, raw, "a path starting with /, such as /crm-plugin")
+    if setting.key == PREFIX + "PUBLIC_URL" and not _public_url_ok(value):
+        # Telegram's setWebhook refuses anything but https, so an http URL would fail only at the first bot saved.
+        raise _bad(setting, raw, "an https:// URL such as https://crm.example.com (http:// only for 127.0.0.1, "
+                                 "localhost or ::1, in tests and demos)")
     return value
+
+
+def _public_url_ok(url: str) -> bool:
+    """https with a host; http only on a loopback host (127.0.0.0/8, localhost, ::1)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _coerce(setting: Setting, raw: Any) -> Any:

@@ -9,6 +9,12 @@ Outcomes of a send:
 - permanent (400 chat not found, a reply that cannot be rendered): FAILED at once, the error kept;
 - unreachable (the person blocked the bot): FAILED and their EmployeeLink becomes UNREACHABLE.
 Error texts are scrubbed of the bot's credentials before they are stored or logged.
+
+Incoming rows (``handle``: the bot, a lead, a stored host event) are settled by ``handle_received`` itself,
+failures included. What it raises is work to do again, retried like a send: a SendError with ``retry_after``
+after that wait (not an attempt), ``RetryLater`` after the delay it names, anything else (a 5xx or dropped
+connection of a profile lookup or a file download, the CRM's database away) with back-off, FAILED after
+``max_attempts``, when the admin can send it again.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from .ratelimit import Limit, RateLimiter
 log = logging.getLogger(__name__)
 
 ALBUM_SIZE = 10  # files in one album call: a media reply costs one send per started ten
+RETRY_LATER_LIMIT = 50  # RetryLater of one row: FAILED after this many, whatever its raiser meant
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,15 @@ class Policy:
     def backoff(self, attempts: int) -> float:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** max(0, attempts - 1))
         return delay * random.uniform(0.8, 1.2)
+
+
+class RetryLater(Exception):
+    """Not done, not failed: handle this incoming row again in ``delay`` seconds. Each time counts in the row's
+    ``attempts``, which the raiser reads to decide when to stop (a host event whose job is not visible yet)."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 @dataclass
@@ -120,7 +136,8 @@ class Sender:
         if reservation.wait > 0:
             time.sleep(reservation.wait)
         try:
-            platform_ids = entry.channel.send(message.chat_id, reply, self._files(bot.id))
+            # The row's id is the message key: every retry of this row carries it (VK's random_id).
+            platform_ids = entry.channel.send(message.chat_id, reply, self._files(bot.id), message_key=message.id)
         except SendError as error:
             self._send_failed(message, error, limits, entry.secrets)
         except (ValueError, TypeError) as error:  # the reply cannot be rendered for this platform
@@ -170,10 +187,11 @@ class Sender:
         else:
             self._retry(message, text)
 
-    def _later(self, message: Message, delay: float, *, error: str | None) -> None:
+    def _later(self, message: Message, delay: float, *, error: str | None, attempts: int | None = None) -> None:
         at = utcnow() + timedelta(seconds=delay)
         with self.state.db.session() as session:
-            claim.reschedule(session, message.id, self.worker_id, status=MessageStatus.QUEUED, at=at, error=error)
+            claim.reschedule(session, message.id, self.worker_id, status=_waiting(message), at=at, error=error,
+                             attempts=attempts)
         self.on_reschedule(at)
 
     def _retry(self, message: Message, error: str) -> None:
@@ -183,10 +201,9 @@ class Sender:
             self._fail(message, error, attempts=attempts)
             return
         at = utcnow() + timedelta(seconds=self.policy.backoff(attempts))
-        status = MessageStatus.QUEUED if message.status is not MessageStatus.RECEIVED else MessageStatus.RECEIVED
         log.info("message %s: attempt %d failed (%s); again at %s", message.id, attempts, error, at.isoformat())
         with self.state.db.session() as session:
-            claim.reschedule(session, message.id, self.worker_id, status=status, at=at, attempts=attempts,
+            claim.reschedule(session, message.id, self.worker_id, status=_waiting(message), at=at, attempts=attempts,
                              error=error)
         self.on_reschedule(at)
 
@@ -203,11 +220,8 @@ class Sender:
         assert self.handle_received is not None
         try:
             self.handle_received(self.state, message.id)
-        except Exception as error:  # noqa: BLE001 - e.g. the database went away: try again later
-            secrets = self.channels.secrets_of(message.bot_id)  # known once the bot has sent anything
-            log.error("message %s: the bot failed\n%s", message.id,
-                      scrub("".join(traceback.format_exception(error)), secrets))
-            self._retry(message, scrub(f"{type(error).__name__}: {error}", secrets))
+        except Exception as error:  # noqa: BLE001 - work to do again (see the module's notes)
+            self._handle_again(message, error)
             return
         with self.state.db.session() as session:
             row = session.get(Message, message.id)
@@ -215,6 +229,36 @@ class Sender:
                 row.claimed_by = row.claimed_until = None
                 if row.status is MessageStatus.RECEIVED:  # returned without error, yet left unmarked
                     row.status = MessageStatus.HANDLED
+
+    def _handle_again(self, message: Message, error: Exception) -> None:
+        secrets = self.channels.secrets_of(message.bot_id)  # known once the bot has sent anything
+        text = scrub(f"{type(error).__name__}: {error}", secrets)
+        if isinstance(error, RetryLater):
+            if message.attempts + 1 >= RETRY_LATER_LIMIT:  # a raiser that never stops: not forever
+                self._fail(message, text, attempts=message.attempts + 1)
+                return
+            log.info("message %s: %s; again in %.2f s", message.id, error, error.delay)
+            self._later(message, error.delay, error=text, attempts=message.attempts + 1)
+            return
+        if isinstance(error, SendError) and error.retry_after is not None:
+            age = (utcnow() - message.created_at).total_seconds()
+            if age > self.policy.max_age:
+                self._fail(message, f"still rate-limited after {age / 3600:.0f} h: {text}")
+                return
+            log.info("message %s: rate-limited by the platform, again in %.1f s", message.id, error.retry_after)
+            self._later(message, error.retry_after + random.uniform(0.05, 0.25), error=text)
+            return
+        if isinstance(error, SendError):  # a platform call failed on the way (5xx, time-out): expected, no trace
+            log.warning("message %s: %s", message.id, text)
+        else:  # e.g. the database or the CRM went away
+            log.error("message %s: the bot failed\n%s", message.id,
+                      scrub("".join(traceback.format_exception(error)), secrets))
+        self._retry(message, text)
+
+
+def _waiting(message: Message) -> MessageStatus:
+    """The status a claimed row waits in until it is due again: RECEIVED for incoming rows, else QUEUED."""
+    return MessageStatus.RECEIVED if message.status is MessageStatus.RECEIVED else MessageStatus.QUEUED
 
 
 def _mark_unreachable(session: Session, message: Message) -> None:

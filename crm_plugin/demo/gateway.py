@@ -8,22 +8,22 @@ before it returns: the demo's pages show it at once.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 
 from flask import has_request_context
 from flask_login import current_user as login_user_proxy
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import host
 from ..phones import normalise_phone
+from . import metrics
 from . import models as m
-from .timeutil import day_bounds, local_day
+from .timeutil import local_tz
 
 log = logging.getLogger(__name__)
 
@@ -214,36 +214,15 @@ class DemoGateway:
         with self._session() as session:
             return session.scalar(select(m.Lead.id).where(m.Lead.external_id == external_id))
 
-    def metric(self, metric: host.Metric, start: date, end: date) -> host.MetricSeries:
-        """Per local day of the company's city, every day from start to end (inclusive) present."""
-        begin, finish = day_bounds(start, end)
-        stmt = _metric_rows(metric).where(_metric_time(metric) >= begin, _metric_time(metric) < finish)
-        sums: dict[date, float] = defaultdict(float)
+    def metrics(self) -> list[host.MetricSpec]:
+        """The window company's figures (crm_plugin.demo.metrics)."""
+        return list(metrics.SPECS)
+
+    def metric_values(self, key: str, start: date, end: date, breakdown: host.Breakdown | None = None, *,
+                      employee_id: int | None = None) -> host.MetricValues:
+        """Per local day of the company's city (DEMO_TIMEZONE), grouped in SQL: one query per call."""
+        source = metrics.source_of(key, breakdown, employee_id, start, end)
         with self._session() as session:
-            for moment, value in session.execute(stmt):
-                sums[local_day(moment)] += float(value or 0)
-        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-        by_day = tuple((day, sums.get(day, 0.0)) for day in days)
-        return host.MetricSeries(metric=metric, start=start, end=end, total=sum(v for _, v in by_day),
-                                 by_day=by_day)
-
-
-def _metric_time(metric: host.Metric):  # type: ignore[no-untyped-def]
-    if metric in (host.Metric.MEASUREMENTS_DONE, host.Metric.INSTALLATIONS_DONE):
-        return m.Job.done_at
-    if metric is host.Metric.LEADS_CREATED:
-        return m.Lead.created_at
-    return m.Order.created_at
-
-
-def _metric_rows(metric: host.Metric):  # type: ignore[no-untyped-def]
-    """(time, value) rows of a metric: value 1 for counts, the amount for revenue."""
-    if metric is host.Metric.ORDERS_CREATED:
-        return select(m.Order.created_at, literal(1))
-    if metric is host.Metric.REVENUE:  # cancelled orders bring no money
-        return select(m.Order.created_at, m.Order.amount).where(m.Order.status != m.OrderStatus.CANCELLED)
-    if metric is host.Metric.LEADS_CREATED:
-        return select(m.Lead.created_at, literal(1))
-    kind, status = ((host.JobKind.MEASUREMENT, host.JobStatus.MEASURED) if metric is host.Metric.MEASUREMENTS_DONE
-                    else (host.JobKind.INSTALLATION, host.JobStatus.INSTALLED))
-    return select(m.Job.done_at, literal(1)).where(m.Job.kind == kind, m.Job.status == status)
+            rows = metrics.grouped_rows(session, source, breakdown, employee_id, start, end, local_tz())
+            names = metrics.user_names(session, rows, breakdown)
+        return metrics.values(rows, source, breakdown, employee_id, start, end, names)

@@ -154,11 +154,22 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     manager_comment: Mapped[str | None] = mapped_column(Text)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("demo_users.id"), index=True)
     done_at: Mapped[datetime | None]  # when it became measured/installed: the statistics count by it
+    cancelled_at: Mapped[datetime | None]  # when it was cancelled (set with the status): cancellations count by it
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="jobs", lazy="joined")
     assignee: Mapped[User | None] = relationship()
     files: Mapped[list[JobFile]] = relationship(back_populates="job", order_by="JobFile.id")
+
+    @validates("status")
+    def _stamp_cancellation(self, _key: str, status: JobStatus | str) -> JobStatus:
+        """Whoever cancels a job (a manager's page, the gateway, the admin) stamps the time it happened."""
+        status = JobStatus(status)
+        if status is not JobStatus.CANCELLED:
+            self.cancelled_at = None
+        elif self.cancelled_at is None:
+            self.cancelled_at = utcnow()
+        return status
 
 
 class JobFile(db.Model):  # type: ignore[name-defined,misc]

@@ -1,6 +1,7 @@
 """Demo data: an admin, a dozen employees, ~200 orders over the last 60 and the next 14 days with their
-measurements and installations, a few photos and leads. The same random_seed (and moment) gives the same data;
-a database that already has users is left alone."""
+measurements and installations (each order with its manager), a few photos, and leads from several sources
+over two months. The same random_seed (and moment) gives the same data; a database that already has users is
+left alone."""
 
 from __future__ import annotations
 
@@ -147,6 +148,7 @@ def _orders(rng: random.Random, staff: list[User], count: int, now: datetime) ->
                     jobs.append(_installation(rng, order, measurement, installers, now))
             elif roll < 0.90:
                 measurement.status, order.status = JobStatus.CANCELLED, OrderStatus.CANCELLED
+                measurement.cancelled_at = created + (measured_at - created) / 2  # the client called it off
             else:
                 measurement.status = JobStatus.SCHEDULED  # done but not marked yet
         elif rng.random() < 0.35:
@@ -203,3 +205,11 @@ def _leads(rng: random.Random, now: datetime) -> None:
         external = f"seed-{index}" if ":" in source else None  # channel messages carry a platform id
         db.session.add(Lead(source=source, name=name, phone=phone, text=text, external_id=external,
                             created_at=now - timedelta(hours=rng.randint(1, 24 * 10))))
+    # the two months before: the statistics' leads by source
+    sources, weights = zip(*seed_data.LEAD_SOURCES)
+    for index in range(seed_data.OLDER_LEADS):
+        source = rng.choices(sources, weights)[0]
+        _, _, _, text = rng.choice(seed_data.LEADS)
+        external = f"seed-old-{index}" if ":" in source else None
+        db.session.add(Lead(source=source, name=_person(rng), phone=_phone(rng), text=text, external_id=external,
+                            created_at=now - timedelta(days=rng.randint(10, 60), hours=rng.randint(0, 23))))

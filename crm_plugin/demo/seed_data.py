@@ -74,3 +74,9 @@ LEADS: tuple[tuple[str, str | None, str | None, str], ...] = (  # source, name, 
     ("slack:#sales", "Ильнур Валиев", "+7 987 222-33-44", "Коллега посоветовал, нужен замер в офисе на Баумана."),
     ("сайт", "Татьяна", "+7 962 555-66-77", "Дует из окна, нужна регулировка."),
 )
+
+# Where the older leads came from (source, weight): the statistics' «Заявки» by source.
+LEAD_SOURCES: tuple[tuple[str, int], ...] = (
+    ("сайт", 9), ("телефон", 6), ("vk:club218840551", 5), ("slack:#sales", 2), ("авито", 3),
+)
+OLDER_LEADS = 40

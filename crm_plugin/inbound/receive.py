@@ -2,7 +2,9 @@
 
 accept() runs in the webhook request: one transaction stores the platform's dedupe key and one RECEIVED
 log row per event, so a retried update hits the unique key and stores nothing twice. handle_received()
-runs in the worker: the bot answers in one transaction with the row marked HANDLED.
+runs in the worker: the bot answers in one transaction with the row marked HANDLED; what the turn needs
+from the platform (a file the person sent) is fetched before that transaction opens, and what may succeed
+later (a lead whose author lookup met a 5xx) is handled again by the worker with back-off.
 """
 
 from __future__ import annotations
@@ -15,20 +17,24 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import bot as conversation
+from ..bot import host_events
 from ..bot.pipeline import apology
 from ..bot.turn import Turn
 from ..channels import channel_for
-from ..channels.base import ParsedRequest, ProfileLookup
-from ..core.chat import Inbound
+from ..channels.base import ParsedRequest, ProfileLookup, SendError
+from ..core.chat import Inbound, preview_text
 from ..core.models import Bot, Direction, EmployeeLink, InboundKey, LinkStatus, Message, MessageStatus, utcnow
 from ..core.scrub import scrub, secret_values
 from ..core.state import PluginState
 from ..delivery.outbox import enqueue, inbound_from_dict, log_inbound
+from ..delivery.sender import RetryLater
 from ..host import LeadDraft
+from .prefetch import Prefetched, prefetch
 
 log = logging.getLogger(__name__)
 
 LEAD_KIND = "lead"
+_NOT_TURNS = (LEAD_KIND, host_events.KIND)  # incoming rows nobody wrote to the bot
 
 
 def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str, Any] | None = None) -> bool:
@@ -50,7 +56,7 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
             for lead in leads:
                 session.add(Message(
                     bot_id=bot_id, chat_id=str(lead.get("source", "")), direction=Direction.IN, kind=LEAD_KIND,
-                    preview=str(lead.get("text", ""))[:500], payload={"lead": lead},
+                    preview=preview_text(str(lead.get("text", ""))), payload={"lead": lead},
                     status=MessageStatus.RECEIVED, next_attempt_at=utcnow(),
                     platform_message_id=lead.get("external_id"),
                 ))
@@ -63,29 +69,85 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
 
 
 def handle_received(state: PluginState, message_id: int) -> None:
-    """Run the bot on one stored incoming row.
+    """Do the work of one stored incoming row: the bot's turn, a lead for the CRM, or a stored host event.
 
-    A crash is logged here, once, with its traceback (credentials scrubbed); the row becomes FAILED and the
-    person gets an apology in their language. Nothing is raised to the worker then: the row is settled. Only
-    when that record itself cannot be written (the database is gone) does its error go up, with the crash as
-    its context, for the worker to log and retry the row later.
+    Platform calls run with no transaction open: a file the person sent is downloaded before the turn's
+    transaction (inbound.prefetch), a lead's author is looked up and the lead written to the CRM before the
+    row is marked HANDLED (the CRM keeps a lead once per external id, so a repeat stores nothing twice).
+
+    Work that may succeed later goes up to the worker, which handles the row again with back-off
+    (delivery.sender): a transient platform error (5xx, 429, time-out, a dropped connection) on the way, and
+    for a lead or a host event any error but a permanent one (a 4xx, a ValueError of the CRM's gateway).
+    Anything else is logged here, once, with its traceback (credentials scrubbed), and the row becomes FAILED,
+    where the admin can send it again; a person whose message crashed the bot gets an apology in their
+    language. Only when that record itself cannot be written (the database is gone) does its error go up.
     """
+    kind: str | None = None
+    last_try = False
     try:
+        pending = _pending(state, message_id)
+        if pending is None:
+            return
+        message, bot = pending
+        kind = message.kind
+        last_try = message.attempts + 1 >= state.settings.send_max_attempts
+        if kind == LEAD_KIND:
+            note = _create_lead(state, bot, message)  # no transaction of ours open meanwhile
+            with state.db.session() as session:
+                _settle(session, message_id, note)
+            return
+        prefetched = None
+        if kind != host_events.KIND:
+            inbound = inbound_from_dict(message.payload["inbound"])
+            prefetched = prefetch(state, channel_for(state, bot), bot.id, inbound, raise_transient=not last_try)
         with state.db.session() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.status != MessageStatus.RECEIVED:
-                return
-            bot = session.get(Bot, message.bot_id)
-            assert bot is not None  # rows are deleted with their bot
-            if message.kind == LEAD_KIND:
-                _create_lead(state, bot, message)
+            row = session.get(Message, message_id)
+            if row is None or row.status != MessageStatus.RECEIVED:
+                return  # settled meanwhile
+            if prefetched is None:
+                host_events.handle(state, session, row)
             else:
-                _run_bot(state, session, bot, message)
-            message.status = MessageStatus.HANDLED
+                _run_bot(state, session, bot, row, prefetched)
+            row.status = MessageStatus.HANDLED
     except Exception as error:  # noqa: BLE001 - one bad update must not stop the worker
+        if _again(kind, error, last_try):
+            raise
         secrets = _record_failure(state, message_id, error)
         log.error("bot failed on incoming message %s\n%s", message_id,
                   scrub("".join(traceback.format_exception(error)), secrets))
+
+
+# What the CRM's gateway (or a stored row) raises for work that cannot succeed however often it is tried.
+PERMANENT_ERRORS = (ValueError, TypeError, LookupError)
+
+
+def _again(kind: str | None, error: Exception, last_try: bool) -> bool:
+    """Whether the worker should handle the row again (after a back-off) instead of it failing now."""
+    if isinstance(error, RetryLater):
+        return True
+    if isinstance(error, SendError):
+        return not error.permanent and not (last_try and kind not in _NOT_TURNS)
+    if kind in _NOT_TURNS:  # a lead or a host event: the CRM's database away for a moment, say
+        return not isinstance(error, PERMANENT_ERRORS)
+    return False  # the bot's own failure: the person is told at once
+
+
+def _pending(state: PluginState, message_id: int) -> tuple[Message, Bot] | None:
+    """The row and its bot when the row still waits for its work (a short read; the objects stay usable)."""
+    with state.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.status != MessageStatus.RECEIVED:
+            return None
+        bot = session.get(Bot, message.bot_id)
+        assert bot is not None  # rows are deleted with their bot
+        return message, bot
+
+
+def _settle(session: Any, message_id: int, note: str | None = None) -> None:
+    message = session.get(Message, message_id)
+    if message is not None and message.status == MessageStatus.RECEIVED:
+        message.status = MessageStatus.HANDLED
+        message.error = note
 
 
 def _record_failure(state: PluginState, message_id: int, error: Exception) -> list[str]:
@@ -98,8 +160,8 @@ def _record_failure(state: PluginState, message_id: int, error: Exception) -> li
         secrets = _secrets_of(state, bot) if bot is not None else []
         message.status = MessageStatus.FAILED
         message.error = scrub(f"{type(error).__name__}: {error}", secrets)[:2000]
-        if message.kind == LEAD_KIND:
-            return secrets
+        if message.kind in _NOT_TURNS:
+            return secrets  # nobody wrote: a lead's author is not a bot user, a host event is the CRM
         try:
             inbound: Inbound | None = inbound_from_dict(message.payload["inbound"])
         except Exception:  # noqa: BLE001 - the stored row may be what broke the bot
@@ -122,27 +184,39 @@ def _secrets_of(state: PluginState, bot: Bot) -> list[str]:
         return [bot.webhook_secret] if bot.webhook_secret else []
 
 
-def _run_bot(state: PluginState, session: Any, bot: Bot, message: Message) -> None:
+def _run_bot(state: PluginState, session: Any, bot: Bot, message: Message, prefetched: Prefetched) -> None:
     inbound = inbound_from_dict(message.payload["inbound"])
-    channel = channel_for(state, bot)
-    channel.acknowledge(inbound)  # e.g. stop the spinner on a pressed Telegram button; best effort
     turn = Turn(session=session, gateway=state.gateway, bot=bot, inbound=inbound, settings=state.settings,
-                download=channel.download, now=utcnow(), link=_link_of(session, bot.id, inbound))
+                download=prefetched.download, now=utcnow(), link=_link_of(session, bot.id, inbound))
     conversation.handle(turn)
     if turn.link is not None:
         message.link_id = turn.link.id
 
 
-def _create_lead(state: PluginState, bot: Bot, message: Message) -> None:
+def _create_lead(state: PluginState, bot: Bot, message: Message) -> str | None:
+    """Write the lead to the CRM; returns a note for the row when it went in without its author's name.
+
+    The author's name is looked up first (Slack users.info). A transient failure of that lookup goes up for
+    the worker to try again; a permanent one (no such user, no users:read scope) does not cost the lead: it
+    goes in without the name, and the row's note says why."""
     lead = dict(message.payload["lead"])
+    note = None
     channel = channel_for(state, bot)
     if isinstance(channel, ProfileLookup) and lead.get("user_id") and not lead.get("name"):
-        details = channel.user_profile(lead["user_id"])  # Slack: the author, resolved here, not in the webhook
-        lead["name"] = details.get("name")
+        try:
+            details = channel.user_profile(lead["user_id"])  # Slack: the author, resolved here, not in the webhook
+        except SendError as error:
+            if not error.permanent:
+                raise
+            note = f"the lead went in without its author's name: {error}"
+            log.warning("lead of message %s: %s", message.id, note)
+        else:
+            lead["name"] = details.get("name")
     state.gateway.create_lead(LeadDraft(
         source=str(lead.get("source", bot.platform.value)), text=str(lead.get("text", "")),
         name=lead.get("name"), phone=lead.get("phone"), external_id=lead.get("external_id"),
     ))
+    return note
 
 
 def _leads_enabled(session: Any, bot_id: int) -> bool:

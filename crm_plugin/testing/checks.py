@@ -1,16 +1,18 @@
-"""Helpers of the contract suite: calls released together in threads, and list_jobs checked row by row."""
+"""Helpers of the contract suite: calls released together in threads, list_jobs checked row by row, and the
+rules every metric_values answer keeps."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+import pytest
 from flask import current_app, has_app_context
 
-from ..host import CrmGateway, Job, JobQuery
+from ..host import Aggregation, Breakdown, CrmGateway, Job, JobQuery, MetricSpec, MetricValues
 from .world import ContractWorld
 
 T = TypeVar("T")
@@ -67,3 +69,41 @@ def job_of(gateway: CrmGateway, job_id: int) -> Job:
     job = gateway.get_job(job_id)
     assert job is not None, f"get_job({job_id}) is None"
     return job
+
+
+def check_metric_values(spec: MetricSpec, values: MetricValues, start: date, end: date,
+                        breakdown: Breakdown | None = None, employee_id: int | None = None) -> None:
+    """What every answer of ``metric_values`` holds: the call echoed, every day present in order, a total that
+    follows from the days (a sum, or a weighted mean), and breakdown rows in order that add up to it."""
+    what = f"{spec.key} {start}..{end}" + (f" by {breakdown.value}" if breakdown else "")
+    assert (values.key, values.start, values.end) == (spec.key, start, end), f"{what}: another call's answer"
+    assert (values.breakdown, values.employee_id) == (breakdown, employee_id), f"{what}: breakdown or employee"
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    assert [p.day for p in values.points] == days, f"{what}: not one point per day, in order"
+    if spec.aggregation is Aggregation.SUM:
+        assert values.total == pytest.approx(sum(p.value for p in values.points)), f"{what}: total is not the sum"
+    else:
+        assert all(p.weight >= 0 and (p.weight > 0 or p.value == 0) for p in values.points), f"{what}: weights"
+        assert values.total == pytest.approx(_weighted([(p.value, p.weight) for p in values.points])), (
+            f"{what}: total is not the weighted mean of the days")
+    if breakdown is None:
+        assert values.rows == (), f"{what}: rows without a breakdown"
+        return
+    people = breakdown in (Breakdown.EMPLOYEE, Breakdown.MANAGER)
+    for row in values.rows:
+        if people:
+            assert (row.employee_id is None) == (row.label is None), f"{what}: a person row without its id"
+        else:
+            assert row.employee_id is None, f"{what}: a {breakdown.value} row with an employee id"
+    ordered = [-row.value for row in values.rows]
+    assert ordered == sorted(ordered), f"{what}: rows are not largest first"
+    if spec.aggregation is Aggregation.SUM:
+        assert sum(r.value for r in values.rows) == pytest.approx(values.total), f"{what}: rows do not add up"
+    elif values.rows:
+        assert values.total == pytest.approx(_weighted([(r.value, r.weight) for r in values.rows])), (
+            f"{what}: total is not the weighted mean of the rows")
+
+
+def _weighted(pairs: list[tuple[float, float]]) -> float:
+    weight = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / weight if weight else 0.0

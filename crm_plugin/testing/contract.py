@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date, timedelta, timezone
+from datetime import timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -24,18 +24,19 @@ from ..host import (
     JobQuery,
     JobStatus,
     LeadDraft,
-    Metric,
     NewFile,
     Role,
     normalise_phone,
 )
 from . import world as w
 from .checks import job_of, listed, run_at_once
+from .contract_metrics import MetricContract
 from .world import ContractWorld
 
 
-class GatewayContract:
-    """The suite; the host's subclass provides the ``gateway`` and ``contract_world`` fixtures."""
+class GatewayContract(MetricContract):
+    """The suite; the host's subclass provides the ``gateway`` and ``contract_world`` fixtures. The statistics
+    tests (``metrics``, ``metric_values``) come from MetricContract."""
 
     # users
 
@@ -287,14 +288,3 @@ class GatewayContract:
         draft = LeadDraft(source="vk:club1", text="Окно на дачу", external_id=f"contract-{uuid.uuid4().hex}")
         ids = run_at_once([lambda: gateway.create_lead(draft)] * 4)
         assert len(set(ids)) == 1 and gateway.create_lead(draft) == ids[0]
-
-    @pytest.mark.parametrize("metric", list(Metric))
-    def test_metric_covers_every_day_of_the_period(self, gateway: CrmGateway, contract_world: ContractWorld,
-                                                   metric: Metric) -> None:
-        start, end = date(2030, 2, 26), date(2030, 3, 4)
-        series = gateway.metric(metric, start, end)
-        assert (series.metric, series.start, series.end) == (metric, start, end)
-        assert [day for day, _ in series.by_day] == [start + timedelta(days=i) for i in range(7)]
-        assert series.total == pytest.approx(sum(value for _, value in series.by_day))
-        single = gateway.metric(metric, end, end)
-        assert [day for day, _ in single.by_day] == [end]

@@ -8,13 +8,12 @@ helpers, act as a logged-in admin with ``login_as``, and read back what the plug
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from ..host import (
     DONE_STATUSES,
+    Breakdown,
     FileKind,
     Job,
     JobFile,
@@ -22,13 +21,15 @@ from ..host import (
     JobQuery,
     JobStatus,
     LeadDraft,
-    Metric,
-    MetricSeries,
+    MetricSpec,
+    MetricValues,
     NewFile,
     Role,
     User,
 )
 from ..phones import normalise_phone
+from . import metrics
+from .metrics import Fact
 from .store import DONE_STATUS, OPEN_STATUSES, MemoryStore, StatusChange, StoredLead, aware
 
 
@@ -105,10 +106,7 @@ class InMemoryGateway(MemoryStore):
                 raise ValueError(f"{status.value} is not a done status of a {job.kind.value} job")
             now = self._now()
             self._jobs[job_id] = replace(job, status=status, updated_at=now)
-            if status in DONE_STATUSES:
-                self._done_at[job_id] = now
-            else:
-                self._done_at.pop(job_id, None)
+            self._stamp(job_id, status)
             self._history.append(StatusChange(job_id, status, by_user_id, now))
 
     def attach_file(self, job_id: int, file: NewFile, by_user_id: int) -> int:
@@ -143,26 +141,46 @@ class InMemoryGateway(MemoryStore):
                 self._lead_by_external[lead.external_id] = lead_id
             return lead_id
 
-    def metric(self, metric: Metric, start: date, end: date) -> MetricSeries:
-        sums: dict[date, float] = defaultdict(float)
-        for moment, value in self._metric_rows(metric):
-            sums[moment.astimezone(self.tz).date()] += value
-        by_day = tuple((day, sums.get(day, 0.0)) for day in
-                       (start + timedelta(days=i) for i in range((end - start).days + 1)))
-        return MetricSeries(metric=metric, start=start, end=end, total=sum(v for _, v in by_day), by_day=by_day)
+    def metrics(self) -> list[MetricSpec]:
+        """The window company's figures, as the demo CRM names them (crm_plugin.testing.metrics)."""
+        return list(metrics.SPECS)
 
-    def _metric_rows(self, metric: Metric) -> Iterable[tuple[datetime, float]]:
+    def metric_values(self, key: str, start: date, end: date, breakdown: Breakdown | None = None, *,
+                      employee_id: int | None = None) -> MetricValues:
+        spec = metrics.check_call(key, breakdown, employee_id, start, end)
+        return metrics.summarise(spec, self._facts(key), start, end, self.tz, breakdown, employee_id,
+                                 self._full_name)
+
+    def _full_name(self, user_id: int) -> str | None:
+        with self._lock:
+            user = self._users.get(user_id)
+        return user.full_name if user else None
+
+    def _facts(self, key: str) -> list[Fact]:
+        B = Breakdown
         with self._lock:
             orders, leads = list(self._orders.values()), list(self._leads.values())
             done = [(self._jobs[job_id], at) for job_id, at in self._done_at.items()]
-        if metric is Metric.ORDERS_CREATED:
-            return [(o.created_at, 1.0) for o in orders]
-        if metric is Metric.REVENUE:
-            return [(o.created_at, o.amount) for o in orders if not o.cancelled]
-        if metric is Metric.LEADS_CREATED:
-            return [(lead.created_at, 1.0) for lead in leads]
-        kind = JobKind.MEASUREMENT if metric is Metric.MEASUREMENTS_DONE else JobKind.INSTALLATION
-        return [(at, 1.0) for job, at in done if job.kind is kind and job.status is DONE_STATUS[kind]]
+            cancelled = [(self._jobs[job_id], at) for job_id, at in self._cancelled_at.items()]
+        manager = {order.id: order.manager_id for order in orders}
+        if key in ("measurements_done", "installations_done"):
+            kind = JobKind.MEASUREMENT if key == "measurements_done" else JobKind.INSTALLATION
+            return [Fact(at, {B.EMPLOYEE: job.assignee_id}, 1) for job, at in done
+                    if job.kind is kind and job.status is DONE_STATUS[kind]]
+        if key == "cancellations":
+            return [Fact(at, {B.MANAGER: manager.get(job.order_id)}, 1) for job, at in cancelled]
+        if key == "leads":
+            return [Fact(lead.created_at, {B.LEAD_SOURCE: lead.draft.source}, 1) for lead in leads]
+        facts = []
+        for order in orders:
+            keys = {B.MANAGER: order.manager_id}
+            if key == "new_orders":
+                facts.append(Fact(order.created_at, keys, 1))
+            elif key == "cancel_rate":
+                facts.append(Fact(order.created_at, keys, 100 if order.cancelled else 0, 1))
+            elif not order.cancelled:  # revenue, average_order: cancelled orders bring nothing
+                facts.append(Fact(order.created_at, keys, order.amount, 1 if key == "average_order" else 0))
+        return facts
 
 
 def _holds(user: User, role: Role | None) -> bool:

@@ -60,6 +60,7 @@ class _Order:
     amount: float
     created_at: datetime
     cancelled: bool
+    manager_id: int | None = None
 
 
 class MemoryStore:
@@ -75,6 +76,7 @@ class MemoryStore:
         self._orders: dict[int, _Order] = {}
         self._jobs: dict[int, Job] = {}
         self._done_at: dict[int, datetime] = {}
+        self._cancelled_at: dict[int, datetime] = {}
         self._files: dict[int, AttachedFile] = {}
         self._leads: dict[int, StoredLead] = {}
         self._lead_by_external: dict[str, int] = {}
@@ -121,25 +123,29 @@ class MemoryStore:
             return client
 
     def add_order(self, client_id: int, *, number: str | None = None, amount: float = 0.0,
-                  created_at: datetime | None = None, cancelled: bool = False) -> int:
+                  created_at: datetime | None = None, cancelled: bool = False,
+                  manager_id: int | None = None) -> int:
+        """An order (statistics: taken at ``created_at``, now by default, managed by ``manager_id``)."""
         aware(created_at, "created_at")
         with self._lock:
             if client_id not in self._clients:
                 raise LookupError(f"no client {client_id}")
             order_id = self._next("order")
             self._orders[order_id] = _Order(order_id, number or f"T-{order_id:04d}", client_id, amount,
-                                            created_at or self._now(), cancelled)
+                                            created_at or self._now(), cancelled, manager_id)
             return order_id
 
     def add_job(self, kind: JobKind, *, order_id: int | None = None, client_id: int | None = None,
                 status: JobStatus | None = None, scheduled_at: datetime | None = None,
                 assignee_id: int | None = None, address: str | None = None, latitude: float | None = None,
                 longitude: float | None = None, manager_comment: str | None = None,
-                done_at: datetime | None = None) -> Job:
+                done_at: datetime | None = None, cancelled_at: datetime | None = None) -> Job:
         """A job of ``order_id``, or of a new order of ``client_id`` (or of a new client). The status is
-        SCHEDULED when assigned, NEW otherwise; a done job counts for statistics from ``done_at`` (now)."""
+        SCHEDULED when assigned, NEW otherwise; a done job counts for statistics from ``done_at`` (now), a
+        cancelled one from ``cancelled_at`` (now)."""
         aware(scheduled_at, "scheduled_at")
         aware(done_at, "done_at")
+        aware(cancelled_at, "cancelled_at")
         with self._lock:
             if order_id is None:
                 if client_id is None:
@@ -155,6 +161,8 @@ class MemoryStore:
             self._jobs[job.id] = job
             if status in DONE_STATUSES:
                 self._done_at[job.id] = done_at or self._now()
+            if status is JobStatus.CANCELLED:
+                self._cancelled_at[job.id] = cancelled_at or self._now()
             return job
 
     def update_job(self, job_id: int, **changes: Any) -> Job:
@@ -163,9 +171,31 @@ class MemoryStore:
             aware(changes.get(name), name)
         with self._lock:
             job = self._jobs[job_id] = replace(self._jobs[job_id], **changes)
-            if job.status not in DONE_STATUSES:
-                self._done_at.pop(job_id, None)
+            self._stamp(job_id, job.status)
             return job
+
+    def _stamp(self, job_id: int, status: JobStatus) -> None:
+        """The statistics' times of a job whose status changed: done (first time), cancelled."""
+        if status not in DONE_STATUSES:
+            self._done_at.pop(job_id, None)
+        elif job_id not in self._done_at:
+            self._done_at[job_id] = self._now()
+        if status is not JobStatus.CANCELLED:
+            self._cancelled_at.pop(job_id, None)
+        elif job_id not in self._cancelled_at:
+            self._cancelled_at[job_id] = self._now()
+
+    def add_lead(self, source: str, *, text: str = "", created_at: datetime | None = None,
+                 external_id: str | None = None) -> int:
+        """A lead the CRM got (statistics: at ``created_at``, now by default)."""
+        aware(created_at, "created_at")
+        with self._lock:
+            lead_id = self._next("lead")
+            draft = LeadDraft(source=source, text=text, external_id=external_id)
+            self._leads[lead_id] = StoredLead(lead_id, draft, created_at or self._now())
+            if external_id is not None:
+                self._lead_by_external[external_id] = lead_id
+            return lead_id
 
     def add_order_file(self, order_id: int, file: NewFile, by_user_id: int | None = None) -> int:
         """A file kept on the order with no job (a manager's upload): listed with ``job_id`` 0."""

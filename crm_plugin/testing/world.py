@@ -23,6 +23,12 @@ Every job but the installation has an order of its own. Other rows may exist in 
 reuse none of these logins, emails or phones. ``unknown_id`` must be the id of no user, job, order or file.
 ``login_codes``, when given, reads back the codes the CRM delivered to a user, so the suite can check
 ``send_login_code`` got through.
+
+Statistics: the suite checks every metric ``metrics()`` declares on whatever rows the CRM has. Name two of
+them and it also checks they follow what the suite does: ``measurements_metric``, a metric that counts
+measurements marked MEASURED on the day they were marked, with the EMPLOYEE breakdown as its owner;
+``leads_metric``, one that counts leads on the day they came, with the LEAD_SOURCE breakdown (rows labelled
+with ``LeadDraft.source``).
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class ContractWorld:
     sheet_file_id: int
     unknown_id: int = 2_000_000_000  # fits a 32-bit integer key
     login_codes: Callable[[int], Sequence[str]] | None = None
+    measurements_metric: str | None = None
+    leads_metric: str | None = None
 
     @property
     def user_ids(self) -> frozenset[int]:
@@ -104,4 +112,4 @@ def build_memory_world(gateway: InMemoryGateway) -> ContractWorld:
         admin_id=admin.id, measurer_id=measurer.id, other_measurer_id=other.id, installer_id=installer.id,
         inactive_id=inactive.id, new_measurement_id=new.id, measurer_job_id=mine.id, cancelled_job_id=cancelled.id,
         done_measurement_id=done.id, installation_id=installation.id, sheet_file_id=sheet,
-        login_codes=gateway.login_codes)
+        login_codes=gateway.login_codes, measurements_metric="measurements_done", leads_metric="leads")

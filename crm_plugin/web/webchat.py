@@ -27,6 +27,7 @@ from ..channels.web import UploadStore, bind_employee, ensure_web_bot, web_sende
 from ..core.chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Start, Text
 from ..core.models import Bot, Direction, LinkStatus, Message, Platform
 from ..core.state import PluginState
+from ..core.untrusted import load_json
 from ..host import User
 from .blueprint import blueprint
 from .current import get_state
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 MAX_FILES = 10  # an album holds at most ten files on Telegram too
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TEXT = 4096
+MAX_START_PAYLOAD = 64  # Telegram's limit for a deep-link payload
+MAX_USER_ID = 2**31 - 1  # CRM user ids are kept in INTEGER columns (crm_user_id)
+MAX_MESSAGE_ID = 2**63 - 1  # crm_plugin_messages.id is a BIGINT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,7 +88,7 @@ def webchat_session() -> Response:
 def webchat_messages() -> Response:
     state = get_state()
     user = _employee(state, request.args.get("user"))
-    after = request.args.get("after", default=0, type=int) or 0
+    after = min(max(request.args.get("after", default=0, type=int) or 0, 0), MAX_MESSAGE_ID)
     with state.db.session() as session:
         bot = _web_bot(session)
         if bot is None:
@@ -140,7 +144,7 @@ def webchat_upload() -> Response:
     return jsonify(ok=True, files=len(events))
 
 
-@blueprint.get("/webchat/file/<int:message_id>/<int:index>")
+@blueprint.get(f"/webchat/file/<int(max={MAX_MESSAGE_ID}):message_id>/<int:index>")
 @guarded
 def webchat_file(message_id: int, index: int) -> Response:
     """A CRM file the web bot sent, streamed through the gateway."""
@@ -202,7 +206,10 @@ def _event_from(body: dict[str, Any], user: User) -> tuple[Event, dict[str, Any]
             return Start(text[len("/start"):].strip() or None), {}
         return Text(text), {}
     if kind == "start":
-        return Start(str(body["payload"]) if body.get("payload") else None), {}
+        payload = body.get("payload")
+        if payload is not None and not isinstance(payload, str) or len(payload or "") > MAX_START_PAYLOAD:
+            raise BadInput("Ссылка-приглашение устарела: откройте её заново.")
+        return Start(payload or None), {}
     if kind == "button":
         payload = str(body.get("payload") or "")
         if not payload or len(payload) > 500:
@@ -215,7 +222,7 @@ def _event_from(body: dict[str, Any], user: User) -> tuple[Event, dict[str, Any]
     if kind == "location":
         try:
             latitude, longitude = float(body["latitude"]), float(body["longitude"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise BadInput("Укажите широту и долготу числами, например 55.7558 и 37.6173.") from None
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise BadInput("Широта должна быть от -90 до 90, долгота от -180 до 180.")
@@ -224,13 +231,21 @@ def _event_from(body: dict[str, Any], user: User) -> tuple[Event, dict[str, Any]
 
 
 def _employee(state: PluginState, user_id: Any) -> User:
-    try:
-        user = state.gateway.get_user(int(user_id))
-    except (TypeError, ValueError):
-        user = None
+    number = _user_id(user_id)
+    user = state.gateway.get_user(number) if number is not None else None
     if user is None or not user.active:
         raise BadInput("Выберите сотрудника из списка.")
     return user
+
+
+def _user_id(value: Any) -> int | None:
+    """A CRM user id from the page: an integer (JSON) or decimal digits (a form or a query), in the range CRM
+    ids are stored in; anything else (true, 1.5, Infinity, 2**63, "²") is no user."""
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value <= MAX_USER_ID else None
 
 
 def _web_bot(session: Any) -> Bot | None:
@@ -238,7 +253,10 @@ def _web_bot(session: Any) -> Bot | None:
 
 
 def _json() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:  # the page's JSON only (as get_json: a form cannot post it), read without NaN, 1e400 or deep nesting
+        body = load_json(request.get_data(cache=True)) if request.is_json else None
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise BadInput("Обновите страницу и повторите.")
     return body

@@ -1,29 +1,37 @@
 """Webhook routes: one URL per bot. Thin: size limit, signature, parse, store, answer.
 
-403 with nothing stored for a missing or wrong signature; 400 for a body the platform never sends; a
-retried update is acknowledged and not processed twice (crm_plugin.inbound.accept).
+403 with nothing stored for a missing or wrong signature; 400 for a body the platform never sends, before or
+after the signature check; 404 for a bot that does not exist (an id past the column's range too); a retried
+update is acknowledged and not processed twice (crm_plugin.inbound.accept). Never a 500 for what a sender
+sends: the parsers answer MalformedRequest for what they foresee, and a body that still breaks one is logged
+with its traceback (a bug to fix) and answered 400.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import cast
 
 from flask import Response, jsonify, request
+from sqlalchemy.exc import DataError
 
 from .. import inbound
 from ..channels import channel_for
 from ..channels.base import MalformedRequest, WebhookRequest
+from ..core.crypto import UnreadableCredentials
 from ..core.models import Bot, Platform
+from ..core.untrusted import clean_json, clean_text, load_json
 from .blueprint import blueprint
 from .current import get_state
 
 log = logging.getLogger(__name__)
 
+MAX_BOT_ID = 2**31 - 1  # crm_plugin_bots.id is an INTEGER: a larger id is no bot (404), not a database error
+RAW_TEXT_LIMIT = 10000  # characters of a body that is not JSON (Slack's form-encoded clicks) kept in the log
 
-@blueprint.post("/webhook/<int:bot_id>")
+
+@blueprint.post(f"/webhook/<int(max={MAX_BOT_ID}):bot_id>")
 def webhook(bot_id: int) -> Response | tuple[str, int]:
     state = get_state()
     request.max_content_length = state.settings.max_body_bytes  # larger bodies: 413 before reading
@@ -32,7 +40,13 @@ def webhook(bot_id: int) -> Response | tuple[str, int]:
         bot = session.get(Bot, bot_id)
     if bot is None or not bot.active or bot.platform == Platform.WEB:
         return "unknown bot", 404
-    channel = channel_for(state, bot)
+    try:
+        channel = channel_for(state, bot)
+    except UnreadableCredentials:  # the secret key changed: 503, so the platform delivers again once it is fixed
+        log.error("bot %s: webhook refused (503): its credentials cannot be decrypted, the secret key changed; "
+                  "put the old key into CRM_PLUGIN_OLD_SECRET_KEYS or type the bot's tokens again in the admin",
+                  bot_id)
+        return Response("bot credentials unreadable", status=503, headers={"Retry-After": "300"})
     webhook_request = WebhookRequest(cast("Mapping[str, str]", request.headers), body)  # case-insensitive
     try:
         if not channel.verify(webhook_request):
@@ -42,16 +56,27 @@ def webhook(bot_id: int) -> Response | tuple[str, int]:
     except MalformedRequest as error:
         log.warning("bot %s: malformed webhook body: %s", bot_id, error)
         return "malformed request", 400
-    inbound.accept(state, bot_id, parsed, raw=_raw_json(body))
+    except Exception:  # noqa: BLE001 - verify and parse are pure: what breaks them is the body, so 400
+        log.exception("bot %s: a webhook body the channel did not foresee (answered 400)", bot_id)
+        return "malformed request", 400
+    try:
+        inbound.accept(state, bot_id, parsed, raw=_raw_json(body, channel.secret_body_fields))
+    except DataError:  # a value the database refuses: retrying the same body cannot help
+        log.exception("bot %s: a webhook update the database refused (answered 400)", bot_id)
+        return "unstorable request", 400
     if isinstance(parsed.response, dict):
         return jsonify(parsed.response)
     return Response(parsed.response or "", status=200, content_type="text/plain; charset=utf-8")
 
 
-def _raw_json(body: bytes) -> dict[str, object]:
-    """The update as the platform sent it, kept in the log for support (form-encoded Slack: as text)."""
+def _raw_json(body: bytes, secret_fields: tuple[str, ...] = ()) -> dict[str, object]:
+    """The update as the platform sent it, kept in the log for support (form-encoded Slack: as text), less
+    the fields that carry a secret (VK's ``secret``), cleaned so every database stores it (no NUL, no lone
+    surrogate, no NaN)."""
     try:
-        value = json.loads(body)
+        value = load_json(body)
     except ValueError:
-        return {"body": body.decode("utf-8", "replace")[:10000]}
-    return value if isinstance(value, dict) else {"body": value}
+        return {"body": clean_text(body.decode("utf-8", "replace")[:RAW_TEXT_LIMIT])}
+    if not isinstance(value, dict):
+        return {"body": clean_json(value)}
+    return cast("dict[str, object]", clean_json({k: v for k, v in value.items() if k not in secret_fields}))

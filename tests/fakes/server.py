@@ -1,8 +1,9 @@
 """The base of every fake platform server: a Flask app served on loopback in a thread.
 
 It records each request, enforces sliding-window rate limits, and can inject faults: an HTTP status with
-a body (429, 5xx), a delay (time-out), or a dropped connection. Each platform's fake subclasses it and adds
-the routes that answer like that platform.
+a body (429, 5xx), a delay (time-out), a dropped connection, a lost answer (the request is carried out, then
+the connection drops: the client cannot tell it from a failure), or a hold until the test releases it. Each
+platform's fake subclasses it and adds the routes that answer like that platform.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 
@@ -32,7 +33,10 @@ class Recorded:
 
 @dataclass
 class Fault:
-    """What to do instead of answering: ``status`` with ``body``; sleep ``delay`` first; or ``drop``."""
+    """What to do instead of answering: ``status`` with ``body``; sleep ``delay`` first; or ``drop``.
+
+    ``lose_answer``: carry the request out, then drop the connection instead of answering. ``arrived`` is set
+    when the request comes in; ``release``: hold the request until the test sets it (at most 30 s)."""
 
     status: int | None = None
     body: Any = None
@@ -40,6 +44,9 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     method: str | None = None  # only for this API method; None: any
+    lose_answer: bool = False
+    arrived: threading.Event | None = None
+    release: threading.Event | None = None
 
 
 class SlidingWindow:
@@ -75,6 +82,7 @@ class FakePlatformServer:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.app.before_request(self._before)
+        self.app.after_request(self._after)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> FakePlatformServer:
@@ -133,6 +141,13 @@ class FakePlatformServer:
         fault = self._take_fault(method)
         if fault is None:
             return None
+        if fault.arrived is not None:
+            fault.arrived.set()
+        if fault.release is not None:
+            fault.release.wait(30)
+        if fault.lose_answer:
+            g.lose_answer = True
+            return None
         if fault.delay:
             time.sleep(fault.delay)
         if fault.drop:
@@ -141,6 +156,11 @@ class FakePlatformServer:
             return None
         body = fault.body if isinstance(fault.body, (str, bytes)) else json.dumps(fault.body)
         return Response(body, status=fault.status, headers=fault.headers, content_type="application/json")
+
+    def _after(self, response: Response) -> Response:
+        if g.get("lose_answer"):
+            self._drop_connection()  # the work is done; its answer never reaches the client
+        return response
 
     @staticmethod
     def _drop_connection() -> None:
