@@ -172,12 +172,7 @@ class Sender:
             # Hold this chat (and group) that long. Not the whole bot: our own pacing keeps it under its limit,
             # and one refused request (a clock skew between us and the platform) must not stall a broadcast.
             self.limiter.block([limit for limit in limits if not limit.key.endswith(":bot")], error.retry_after)
-            age = (utcnow() - message.created_at).total_seconds()
-            if age > self.policy.max_age:
-                self._fail(message, f"still rate-limited after {age / 3600:.0f} h: {text}")
-                return
-            log.info("message %s: rate-limited by the platform, again in %.1f s", message.id, error.retry_after)
-            self._later(message, error.retry_after + random.uniform(0.05, 0.25), error=text)
+            self._rate_limited(message, error.retry_after, text)
         elif error.unreachable:
             log.info("message %s: chat %s is unreachable: %s", message.id, message.chat_id, text)
             self._fail(message, text, unreachable=True)
@@ -186,6 +181,16 @@ class Sender:
             self._fail(message, text)
         else:
             self._retry(message, text)
+
+    def _rate_limited(self, message: Message, retry_after: float, text: str) -> None:
+        """The platform said wait (429): due again after that, not an attempt; a row still waiting after
+        ``max_age`` gives up."""
+        age = (utcnow() - message.created_at).total_seconds()
+        if age > self.policy.max_age:
+            self._fail(message, f"still rate-limited after {age / 3600:.0f} h: {text}")
+            return
+        log.info("message %s: rate-limited by the platform, again in %.1f s", message.id, retry_after)
+        self._later(message, retry_after + random.uniform(0.05, 0.25), error=text)
 
     def _later(self, message: Message, delay: float, *, error: str | None, attempts: int | None = None) -> None:
         at = utcnow() + timedelta(seconds=delay)
@@ -241,12 +246,7 @@ class Sender:
             self._later(message, error.delay, error=text, attempts=message.attempts + 1)
             return
         if isinstance(error, SendError) and error.retry_after is not None:
-            age = (utcnow() - message.created_at).total_seconds()
-            if age > self.policy.max_age:
-                self._fail(message, f"still rate-limited after {age / 3600:.0f} h: {text}")
-                return
-            log.info("message %s: rate-limited by the platform, again in %.1f s", message.id, error.retry_after)
-            self._later(message, error.retry_after + random.uniform(0.05, 0.25), error=text)
+            self._rate_limited(message, error.retry_after, text)
             return
         if isinstance(error, SendError):  # a platform call failed on the way (5xx, time-out): expected, no trace
             log.warning("message %s: %s", message.id, text)
