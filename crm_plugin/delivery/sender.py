@@ -103,7 +103,7 @@ class ChannelCache:
         return entry.secrets if entry else []
 
 
-class Sender:
+class ClaimHandler:
     """Sends claimed outgoing rows and runs the bot on claimed incoming ones (one row per call)."""
 
     def __init__(self, state: PluginState, worker_id: str, limiter: RateLimiter, policy: Policy,

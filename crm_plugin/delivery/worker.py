@@ -31,7 +31,7 @@ from ..core.state import PluginState
 from . import claim
 from .outbox import resend
 from .ratelimit import RateLimiter, limiter_from_url
-from .sender import Policy, Sender
+from .sender import ClaimHandler, Policy
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Worker:
         self.poll = poll  # seconds between looks for rows written by other processes
         self.limiter = limiter or limiter_from_url(None)
         self._handle_received = handle_received  # runs the bot on an incoming row; None: outgoing only
-        self.sender = Sender(self.state, self.id, self.limiter, policy or Policy(), self._remember_due,
+        self.sender = ClaimHandler(self.state, self.id, self.limiter, policy or Policy(), self._remember_due,
                              self._handle_received)
         self._wake = threading.Event()
         self._stopping = threading.Event()
