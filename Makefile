@@ -2,6 +2,12 @@
 # Each sets up what it needs on a fresh machine.
 
 PYTHON ?= python3
+# pytest-xdist processes for `make test`: one per core of the 2-core machines the suite runs on.
+TEST_PROCESSES ?= 2
+# `make bench BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test` runs the benches on PostgreSQL too;
+# BENCH_REDIS_URL=redis://127.0.0.1:6379/0 adds the shared limiter and cross-process wake-ups.
+BENCH_DATABASE_URL ?=
+BENCH_REDIS_URL ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
@@ -30,13 +36,24 @@ demo: $(VENV)/.installed chromium
 	HOST=$(HOST) PORT=$(PORT) $(DEMO) demo serve
 
 test: $(VENV)/.installed chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/notification_latency.py
+	$(BIN)/python bench/multibot.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/joblists.py
+	@if [ -n "$(BENCH_DATABASE_URL)" ]; then \
+		$(BIN)/python bench/multibot.py --database-url "$(BENCH_DATABASE_URL)" $(if $(BENCH_REDIS_URL),--redis-url "$(BENCH_REDIS_URL)") && \
+		$(BIN)/python bench/notification_latency.py --database-url "$(BENCH_DATABASE_URL)" && \
+		$(BIN)/python bench/ingest.py --database-url "$(BENCH_DATABASE_URL)" && \
+		$(BIN)/python bench/joblists.py --database-url "$(BENCH_DATABASE_URL)"; fi
+	@if [ -n "$(BENCH_REDIS_URL)" ]; then \
+		$(BIN)/python bench/notification_latency.py --mode external --redis-url "$(BENCH_REDIS_URL)"; fi
 	$(BIN)/python bench/admin_log.py
 	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/stats_send.py
 
 # 10,000 generated requests per webhook target and per admin target; prints the count of 5xx (target: 0).
 fuzz: $(VENV)/.installed

@@ -8,12 +8,15 @@ were made for, so a second app in the same process (tests, app factories) never 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
 from flask import Flask, current_app
 
 from . import events, host
+from .bot.route import route_clock_tasks
+from .bot.stats_schedules import stats_clock_tasks
 from .channels.web import UploadStore
 from .core.crypto import SecretBox, parse_old_keys
 from .core.db import Database, plugin_database_url
@@ -22,6 +25,8 @@ from .core.manifest import load_manifest
 from .core.scrub import install_log_scrubbing
 from .core.settings import load_settings
 from .core.state import PluginState
+from .delivery.charts import warm_renderer
+from .delivery.clock import ClockTask
 from .delivery.worker import Worker
 from .inbound import handle_received
 from .web import readiness
@@ -88,7 +93,8 @@ def build_state(app: Flask, gateway: host.CrmGateway | None) -> PluginState:
             "crm_plugin: no database; set CRM_PLUGIN_DATABASE_URL (or the host's SQLALCHEMY_DATABASE_URI)"
         )
     key = settings.secret_key or app.config.get("SECRET_KEY") or ""
-    return PluginState(manifest=manifest, settings=settings, gateway=gateway, db=Database(database_url),
+    return PluginState(manifest=manifest, settings=settings, gateway=gateway,
+                       db=Database(database_url, redis_url=settings.redis_url),
                        secrets=SecretBox(key, parse_old_keys(settings.old_secret_keys)), signing_key=str(key),
                        upload_dir=str(UploadStore.folder_of(app.instance_path)),
                        host_context=app.app_context)
@@ -97,7 +103,17 @@ def build_state(app: Flask, gateway: host.CrmGateway | None) -> PluginState:
 def make_worker(app: Flask, **overrides: Any) -> Worker:
     """A delivery worker for this app's plugin: it runs the bot on incoming rows and sends outgoing ones."""
     state = get_state(app)
+    overrides.setdefault("clock_tasks", clock_tasks(state))
     return Worker.from_settings(state, handle_received=handle_received, **overrides)
+
+
+def clock_tasks(state: PluginState) -> list[ClockTask]:
+    """What the worker runs on the clock (crm_plugin.delivery.clock): one line per feature."""
+    return [
+        *stats_clock_tasks(state),  # statistics: the admin's «Отправить сейчас» and the schedules
+        *route_clock_tasks(state),  # the morning route of field staff
+        ClockTask("chart renderer warm-up", warm_renderer, math.inf),  # statistics charts: a warm Chromium
+    ]
 
 
 def start_worker(app: Flask) -> Worker:

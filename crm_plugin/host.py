@@ -38,7 +38,7 @@ from .phones import normalise_phone
 
 __all__ = [
     "DONE_STATUSES", "Aggregation", "Breakdown", "BreakdownRow", "Client", "CrmGateway", "FileKind", "Job",
-    "JobFile", "JobKind", "JobQuery", "JobStatus", "LeadDraft", "MetricPoint", "MetricSpec", "MetricValues",
+    "JobFile", "JobKind", "JobOrder", "JobPage", "JobQuery", "JobStatus", "Lead", "LeadDraft", "MetricPoint", "MetricSpec", "MetricValues",
     "NewFile", "Role", "Unit", "User", "installation_scheduled", "job_cancelled", "job_changed", "lead_created",
     "measurement_requested", "normalise_phone", "signals",
 ]
@@ -147,6 +147,7 @@ class Job:
     manager_comment: str | None = None
     assignee_id: int | None = None
     updated_at: datetime | None = None  # aware
+    done_at: datetime | None = None  # aware; when it became MEASURED or INSTALLED (None while not done)
 
 
 @dataclass(frozen=True)
@@ -176,14 +177,44 @@ class LeadDraft:
     source: str  # e.g. "slack:#sales", "vk:club123"
     text: str
     name: str | None = None
-    phone: str | None = None
+    phone: str | None = None  # E.164 when the plugin parsed it from a channel ("+79171112233")
     external_id: str | None = None  # the platform's message id, to avoid duplicates
+    email: str | None = None  # lower-cased
+    source_link: str | None = None  # back to the original message, comment or post on the platform
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A lead as the CRM keeps it (``CrmGateway.get_lead``): what the «Взять» message to managers shows."""
+
+    id: int
+    source: str
+    text: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    source_link: str | None = None
+    manager_id: int | None = None
+    # Optional: the lead's page in the CRM, an absolute http(s) URL («Открыть в CRM» on the managers' message);
+    # None when the CRM has no page to link to (or no public address), and the button is left out.
+    url: str | None = None
+
+
+class JobOrder(str, enum.Enum):
+    """The order of a job listing. Ties are broken by id, in the same direction."""
+
+    SCHEDULED = "scheduled"  # by scheduled_at, earliest first, jobs with no date last, then id
+    DONE_DESC = "done_desc"  # by done_at, newest first (the «Выполненные» list), jobs never done last, then id
 
 
 @dataclass(frozen=True)
 class JobQuery:
     """A filter over jobs; None means no restriction on that field. Bounds are aware datetimes compared as
-    instants: ``scheduled_from <= scheduled_at < scheduled_to``; a job with no date never matches a bound."""
+    instants: ``scheduled_from <= scheduled_at < scheduled_to``; a job with no date never matches a bound.
+
+    ``order``, ``limit`` and ``offset`` page the listing in the CRM's database, so a list the bot shows 8 at a
+    time never reads a worker's whole history: ``offset`` jobs are skipped in ``order``, then at most
+    ``limit`` (None: all) are returned. A negative limit or offset raises ``ValueError``."""
 
     assignee_id: int | None = None
     kind: JobKind | None = None
@@ -191,6 +222,18 @@ class JobQuery:
     scheduled_to: datetime | None = None  # exclusive
     statuses: frozenset[JobStatus] | None = None
     unassigned_only: bool = False
+    order: JobOrder = JobOrder.SCHEDULED
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a listing (``CrmGateway.list_jobs_page``): its ``jobs`` and the ``total`` count of jobs
+    matching the query's filter, whatever its limit and offset (the bot shows «стр. 2/5» from it)."""
+
+    jobs: tuple[Job, ...]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -301,15 +344,27 @@ class CrmGateway(Protocol):
         ...
 
     def list_jobs(self, query: JobQuery) -> list[Job]:
-        """Jobs matching every field of ``query``, ordered by ``scheduled_at`` (jobs with no date last), then
-        id. A naive bound raises ``ValueError``."""
+        """Jobs matching every field of ``query``, in ``query.order`` (by default by ``scheduled_at``, jobs
+        with no date last, then id), paged by its ``limit`` and ``offset``. A naive bound or a negative limit
+        or offset raises ``ValueError``."""
         ...
 
-    def assign_job(self, job_id: int, user_id: int) -> bool:
+    def list_jobs_page(self, query: JobQuery) -> JobPage:
+        """``list_jobs(query)`` and the total of jobs matching the filter (limit and offset aside), read in one
+        transaction. An offset past the end gives no jobs and the total. A database host answers it with
+        ``LIMIT``/``OFFSET`` and a ``COUNT`` over an index on the filter and order (the demo's: (assignee_id,
+        scheduled_at, id) and (assignee_id, status, done_at, id))."""
+        ...
+
+    def assign_job(self, job_id: int, user_id: int, *, replacing: int | None = None) -> bool:
         """Give an unassigned open job (NEW or SCHEDULED) to ``user_id`` and make it SCHEDULED, atomically:
         of callers racing for one job exactly one gets True. False, with nothing changed, when the job has
         an assignee (the caller included), is done or cancelled, or does not exist. Roles are the plugin's
-        business: the gateway does not check them."""
+        business: the gateway does not check them.
+
+        ``replacing``: reassignment (an admin in the bot). The job must be open and assigned to exactly that
+        user; it passes to ``user_id`` in the same atomic way (False, nothing changed, when someone else holds
+        it by now, or ``user_id`` is ``replacing``)."""
         ...
 
     def set_job_status(self, job_id: int, status: JobStatus, by_user_id: int) -> None:
@@ -339,6 +394,36 @@ class CrmGateway(Protocol):
         """Store a lead and return its id. Idempotent by ``external_id``: a draft whose external_id is
         already stored (a platform retry, even a concurrent one) gives that lead's id and stores nothing.
         Drafts without an external_id are always new leads."""
+        ...
+
+    # leads from channels (issue 10): deduplication by contact, merged messages, the manager who took it
+    def find_recent_lead(self, *, phone: str | None = None, email: str | None = None,
+                         since: datetime) -> int | None:
+        """The newest lead created at or after ``since`` (aware) whose phone equals ``phone`` (E.164, compared
+        through ``normalise_phone``) or whose email equals ``email`` (case-insensitive); None when there is none
+        or both are None. The plugin appends a second message from the same person to it."""
+        ...
+
+    def append_to_lead(self, lead_id: int, text: str, source_link: str | None = None, *,
+                       external_id: str | None = None) -> None:
+        """Add a later message (text and the link back to it) to the lead's merged messages. Idempotent by
+        ``external_id``: an append whose external_id the CRM already holds (on this or any lead, or as a
+        lead's own external_id) stores nothing. ``LookupError`` for an unknown lead."""
+        ...
+
+    def assign_lead(self, lead_id: int, user_id: int) -> bool:
+        """Make ``user_id`` the lead's manager, atomically: of callers racing for one lead exactly one gets
+        True. False, with nothing changed, when the lead has a manager already (the caller included) or does
+        not exist."""
+        ...
+
+    def lead_manager(self, lead_id: int) -> int | None:
+        """The user id of the lead's manager; None while nobody took it or for an unknown lead."""
+        ...
+
+    def get_lead(self, lead_id: int) -> Lead | None:
+        """The lead (for the managers' message, after ``lead_created`` and after ``create_lead``: its ``url``
+        links to the lead in the CRM); None for an unknown id."""
         ...
 
     def metrics(self) -> list[MetricSpec]:

@@ -17,6 +17,21 @@ from sqlalchemy.engine import make_url
 
 from crm_plugin import PluginState, get_state
 from crm_plugin.core.db import normalise_url
+
+
+def _redis_database_per_worker() -> None:
+    """Under pytest-xdist (`make test` runs two processes) each process gets a Redis database of its own, so
+    the rate-limit keys of one test never pace another's. Set before the test modules read the variable."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("CRM_PLUGIN_TEST_REDIS_URL")
+    if url and worker.startswith("gw"):
+        parsed = make_url(url)
+        base = int(parsed.database or 0)
+        os.environ["CRM_PLUGIN_TEST_REDIS_URL"] = parsed.set(database=str(base - int(worker[2:]))).render_as_string(
+            hide_password=False)
+
+
+_redis_database_per_worker()
 from crm_plugin.extension import stop
 from tests.bot_helpers import World
 

@@ -60,7 +60,23 @@ def test_check_shows_the_platforms_own_error_for_a_wrong_token(admin: FlaskClien
                     token_from="/bots/new/")
     assert response.status_code == 400
     assert response.json["ok"] is False
-    assert "Telegram отклонил токен" in response.json["error"] and "Unauthorized" in response.json["error"]
+    assert response.json["error"] == "Telegram отклонил токен: такого бота нет или токен отозван. Скопируйте токен из @BotFather заново"
+
+
+def test_a_token_of_the_wrong_look_says_what_a_token_looks_like(admin: FlaskClient, fake: FakeTelegram) -> None:
+    response = post(admin, "/bots/check/", {"platform": "telegram", "telegram_token": "no-colon-here"},
+                    token_from="/bots/new/")
+    assert response.status_code == 400  # the SDK refuses it before any call: «Token must contain a colon»
+    assert response.json["error"] == ("Ключ не похож на ключ Telegram: скопируйте его целиком. "
+                                      "Выдаёт @BotFather: 123456:ABC…")
+    assert fake.calls() == []
+
+
+def test_the_same_bot_cannot_be_added_twice(state: PluginState, admin: FlaskClient, fake: FakeTelegram) -> None:
+    add_telegram(admin, fake.token)
+    html = add_telegram(admin, fake.token)
+    assert "Этот бот уже добавлен: «CRM Бот»" in html and "IntegrityError" not in html
+    assert len(bots(state)) == 1
 
 
 def test_check_says_when_the_platform_cannot_be_reached(app: Flask, admin: FlaskClient) -> None:
@@ -76,7 +92,7 @@ def test_check_says_when_the_platform_cannot_be_reached(app: Flask, admin: Flask
 def test_check_names_the_empty_fields(admin: FlaskClient) -> None:
     response = post(admin, "/bots/check/", {"platform": "vk", "vk_token": "x" * 20}, token_from="/bots/new/")
     assert response.status_code == 400
-    assert response.json["error"] == "Заполните: Строка подтверждения, Секретный ключ"
+    assert response.json["error"] == "Заполните: Секретный ключ"  # the confirmation string is optional
 
 
 def test_check_without_the_forms_csrf_token_is_refused(admin: FlaskClient, fake: FakeTelegram) -> None:
@@ -121,7 +137,7 @@ def test_info_shows_the_platforms_last_webhook_error(state: PluginState, admin: 
     info = page(admin, f"/bots/info/?id={bot.id}")
     assert "https://old.example.com/hook" in info
     assert ">7<" in info
-    assert "Wrong response from the webhook: 502 Bad Gateway" in info and "2026-01-01T00:00:00+00:00" in info
+    assert "Wrong response from the webhook: 502 Bad Gateway" in info and "01.01.2026 03:00" in info  # Moscow
 
 
 def test_saving_without_a_public_url_asks_for_polling(state: PluginState, admin: FlaskClient,
@@ -136,7 +152,7 @@ def test_saving_without_a_public_url_asks_for_polling(state: PluginState, admin:
 def test_a_wrong_token_is_not_saved(state: PluginState, admin: FlaskClient, fake: FakeTelegram) -> None:
     html = add_telegram(admin, "999:wrong-token")
     assert bots(state) == []
-    assert "Telegram отклонил токен: Unauthorized" in html
+    assert "Telegram отклонил токен: такого бота нет" in html
 
 
 def test_editing_keeps_the_saved_token_when_the_field_is_left_empty(state: PluginState, admin: FlaskClient,

@@ -61,13 +61,19 @@ def test_the_timesheet_shows_hours_per_day_and_exports_csv(app: Flask, state: Pl
         session.add_all([
             # 09:00-17:30 and 18:00-19:00 in Moscow on 2 March: 9.5 hours
             Attendance(crm_user_id=worker, started_at=datetime(2026, 3, 2, 6, 0, tzinfo=UTC),
-                       ended_at=datetime(2026, 3, 2, 14, 30, tzinfo=UTC)),
+                       ended_at=datetime(2026, 3, 2, 14, 30, tzinfo=UTC), start_latitude=55.7887,
+                       start_longitude=49.1221, end_latitude=55.8, end_longitude=49.1),
             Attendance(crm_user_id=worker, started_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC),
                        ended_at=datetime(2026, 3, 2, 16, 0, tzinfo=UTC)),
             Attendance(crm_user_id=worker, started_at=datetime(2026, 3, 3, 6, 0, tzinfo=UTC)),  # still open
         ])
     html = page(admin, "/timesheet/?start=2026-03-01&end=2026-03-07")
     assert "Никитин Алексей" in html and "9.50" in html and "0.00…" in html
+    assert "09:00–19:00" in html  # arrival and departure of the day, company time
+    shifts = html.split('id="crm-shifts"', 1)[1]
+    assert "02.03.2026 09:00" in shifts and "02.03.2026 17:30" in shifts and "смена открыта" in shifts
+    assert 'href="https://www.openstreetmap.org/?mlat=55.788700&amp;mlon=49.122100' in shifts
+    assert "55.78870, 49.12210" in shifts and "не отмечено" in shifts  # the second shift has no point
     csv = admin.get(ADMIN_URL + "/timesheet/?start=2026-03-01&end=2026-03-07&format=csv")
     assert csv.headers["Content-Type"].startswith("text/csv")
     lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()

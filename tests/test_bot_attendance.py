@@ -11,7 +11,7 @@ from crm_plugin.bot import timesheet
 from crm_plugin.core.chat import ButtonKind, Location
 from crm_plugin.core.models import Attendance
 from crm_plugin.host import Role
-from tests.bot_helpers import NOW, UTC, World, buttons, last_text, payload_of, person
+from tests.bot_helpers import NOW, UTC, World, buttons, last_text, payload_of, person, texts
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -30,7 +30,10 @@ def test_clock_in_with_location_then_out(world: World) -> None:
     arrived = world.press(sender, payload_of(menu, "Пришёл"))
     assert "пришёл в 00:30" in last_text(arrived)  # NOW is 00:30 in Moscow
     assert [b.kind for b in buttons(arrived)][0] is ButtonKind.REQUEST_LOCATION
-    assert "Место записано" in last_text(world.send(sender, Location(55.8, 49.1)))
+    located = world.send(sender, Location(55.8, 49.1))
+    # the place alone first, taking the location keyboard away; then the menu with its buttons
+    assert texts(located)[0] == "Место записано." and located.sent[0].remove_keyboard  # type: ignore[union-attr]
+    assert "Меню" in last_text(located)
     later = NOW + timedelta(hours=8, minutes=5)
     left = world.say(sender, "Ушёл", now=later)
     assert "ушёл в 08:35" in last_text(left) and "8 ч 05 мин" in last_text(left)

@@ -79,10 +79,11 @@ def test_list_lines_are_short_and_ordered_by_time(world: World) -> None:
     turn = world.press(sender, "list:me:today:0")
     lines = [b for b in buttons(turn) if b.payload and b.payload.startswith("job:")]
     assert [b.payload for b in lines] == [f"job:{early}", f"job:{late}"]
-    assert lines[0].label.startswith("09:00 · ул. Пушкина, д. 10")
-    assert lines[1].label == "15:00 · ул. Баумана, д. 5 · Сидорова А."
+    # the button: the time and the street with the whole house number; the client on the text's own line
+    assert [b.label for b in lines] == ["09:00 · ул. Пушкина, 10", "15:00 · ул. Баумана, 5"]
     assert all(len(b.label) <= 40 for b in lines)
-    assert "Сегодня · замеры: 2" in last_text(turn)
+    assert last_text(turn) == ("Сегодня · замеры: 2\n\n09:00 · Петров П.\nул. Пушкина, 10\n\n"
+                               "15:00 · Сидорова А.\nул. Баумана, 5")
 
 
 def test_typed_list_names_work_like_buttons(world: World) -> None:
@@ -237,12 +238,12 @@ def test_state_survives_new_turn_objects(world: World) -> None:
 
     world.files["pdf"] = b"%PDF-1.4 sheet"
     turn = world.send(sender, Document(FileRef("pdf", "sheet.pdf", "application/pdf", 14)))
-    assert "Получено: замерный лист" in last_text(turn)
+    assert "Получено файлов: 1 (замерный лист)" in last_text(turn)
     assert [f.name for f in world.crm_files(ids[9])] == ["sheet.pdf"]
 
 
 def test_a_role_with_no_jobs_gets_a_plain_menu(world: World) -> None:
-    world.user("manager", Role.MANAGER)
+    world.user("manager")  # no role at all: a manager has «📊 Статистика» (tests/test_bot_stats.py)
     sender = person()
     turn = world.bind(sender, "manager")
     assert "нет заявок" in last_text(turn)

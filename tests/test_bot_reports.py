@@ -27,7 +27,7 @@ def test_album_and_sheet_land_in_the_crm_and_the_measurement_is_done(world: Worl
     album = [world.send(sender, photo(world, f"p{i}", group="album-1")) for i in range(3)]
     # one acknowledgement for the album, not one per photo
     assert [len(t.sent) for t in album] == [1, 0, 0]
-    assert "Получено: фото объекта" in last_text(album[0])
+    assert last_text(album[0]).startswith("Получено 1 фото: фото объекта.")  # no queue here: see test_bot_photos
     # "Замер выполнен" is refused while no sheet is attached, and says why
     refused = world.press(sender, f"done:{job}")
     assert "без замерного листа" in last_text(refused)
@@ -35,8 +35,11 @@ def test_album_and_sheet_land_in_the_crm_and_the_measurement_is_done(world: Worl
     world.press(sender, payload_of(album[0], "Отправить замерный лист"))
     world.files["sheet"] = b"%PDF-1.4 sheet"
     sheet = world.send(sender, Document(FileRef("sheet", "лист.pdf", "application/pdf", 14)))
-    assert "Получено: замерный лист" in last_text(sheet)
-    done = world.press(sender, payload_of(sheet, "Замер выполнен"))
+    assert "Получено файлов: 1 (замерный лист)" in last_text(sheet)
+    confirm = world.press(sender, payload_of(sheet, "Замер выполнен"))
+    assert "фото объекта: 3, замерный лист: 1" in last_text(confirm)  # what the CRM gets, before it is done
+    assert world.crm_job(job).status is JobStatus.SCHEDULED
+    done = world.press(sender, payload_of(confirm, "Да, замер выполнен"))
     assert "выполнен" in texts(done)[0] and "фото объекта: 3, замерный лист: 1" in texts(done)[0]
     assert world.crm_job(job).status is JobStatus.MEASURED
     files = world.crm_files(job)
@@ -74,22 +77,37 @@ def test_too_big_and_wrong_type_files_are_refused(world: World) -> None:
     word = world.send(sender, Document(FileRef("doc", "лист.docx", docx, 4)))
     assert "только фото или PDF" in last_text(word)
     world.press(sender, f"photos:{job}")
+    # a PDF sent while sending object photos is the measurement sheet
     world.files["pdf"] = b"%PDF"
-    assert "только фото" in last_text(world.send(sender, Document(FileRef("pdf", "a.pdf", "application/pdf", 4))))
+    pdf = world.send(sender, Document(FileRef("pdf", "a.pdf", "application/pdf", 4)))
+    assert "Получено файлов: 1 (замерный лист)" in last_text(pdf)
     # a photo sent as a file (no content type from the platform) is recognised by its name
     world.files["raw"] = JPEG
     assert "Получено" in last_text(world.send(sender, Document(FileRef("raw", "IMG_0001.JPG", None, len(JPEG)))))
-    assert [f.name for f in world.crm_files(job)] == ["IMG_0001.JPG"]
+    assert [(f.name, f.kind) for f in world.crm_files(job)] == [("a.pdf", FileKind.MEASUREMENT_SHEET),
+                                                                ("IMG_0001.JPG", FileKind.OBJECT_PHOTO)]
+    # an installation takes photos only
+    installer = world.user("inst", Role.INSTALLER)
+    installation = world.job(JobKind.INSTALLATION, assignee=installer)
+    i_sender = person()
+    world.bind(i_sender, "inst")
+    world.press(i_sender, f"iphotos:{installation}")
+    assert "только фото" in last_text(world.send(i_sender, Document(FileRef("pdf", "a.pdf", "application/pdf", 4))))
 
 
-def test_a_file_without_an_upload_started_gets_directions(world: World) -> None:
+def test_a_file_without_an_upload_started_is_kept_until_the_person_picks_the_job(world: World) -> None:
     me = world.user("me", Role.MEASURER)
     job = world.job(assignee=me)
     sender = person()
     world.bind(sender, "me")
     turn = world.send(sender, photo(world, "stray"))
-    assert "откройте заявку" in last_text(turn)
-    assert world.crm_files(job) == []
+    assert last_text(turn) == "Получено 1 фото.\nК какому заказу они относятся?"
+    assert world.crm_files(job) == []  # kept as the platform's reference only, until the person picks
+    kind = world.press(sender, f"lf:{job}")
+    assert "Что на фото?" in last_text(kind)
+    saved = world.press(sender, payload_of(kind, "Фото объекта"))
+    assert last_text(saved).startswith(f"Сохранено в заказ № {world.crm_job(job).order_number}: фото объекта: 1.")
+    assert [f.kind for f in world.crm_files(job)] == [FileKind.OBJECT_PHOTO]
 
 
 def test_installer_receives_the_sheet_and_photos_and_closes_with_photos(world: World) -> None:
@@ -126,7 +144,9 @@ def test_installer_receives_the_sheet_and_photos_and_closes_with_photos(world: W
     assert world.crm_job(installation).status is JobStatus.SCHEDULED
     world.press(i_sender, payload_of(refused, "Фото монтажа"))
     ack = world.send(i_sender, photo(world, "finished"))
-    world.press(i_sender, payload_of(ack, "Монтаж выполнен"))
+    confirm = world.press(i_sender, payload_of(ack, "Монтаж выполнен"))
+    assert "фото монтажа: 1" in last_text(confirm)
+    world.press(i_sender, payload_of(confirm, "Да, монтаж выполнен"))
     assert world.crm_job(installation).status is JobStatus.INSTALLED
     assert [f.kind for f in world.crm_files(installation)] == [FileKind.INSTALLATION_PHOTO]
 
@@ -160,7 +180,7 @@ def test_marking_done_twice_is_harmless(world: World) -> None:
 
 
 def test_taps_from_notification_to_measurement_done(world: World) -> None:
-    """Counts the taps a measurer needs from a new-request notification to "Замер выполнен"."""
+    """Counts the taps a measurer needs from a new-request notification to "Замер выполнен" (confirmed)."""
     from crm_plugin import host
 
     world.user("me", Role.MEASURER)
@@ -172,17 +192,16 @@ def test_taps_from_notification_to_measurement_done(world: World) -> None:
     take = notice["buttons"][0][0]
     assert take["label"] == "Взять"
     taps = 0
-    card = world.press(sender, take["payload"]); taps += 1  # noqa: E702
-    upload = world.press(sender, payload_of(card, "Отправить фото объекта")); taps += 1  # noqa: E702
-    assert upload.sent
-    ack = None
-    for i in range(3):
-        turn = world.send(sender, photo(world, f"t{i}", group="alb"))
-        ack = ack or turn
-    assert ack is not None
-    world.press(sender, payload_of(ack, "Отправить замерный лист")); taps += 1  # noqa: E702
+    card = world.press(sender, take["payload"])
+    taps += 1
+    for i in range(3):  # the card is open: files go to its job with no further tap
+        world.send(sender, photo(world, f"t{i}", group="alb"))
     world.files["s"] = b"%PDF"
     sheet_ack = world.send(sender, Document(FileRef("s", "s.pdf", "application/pdf", 4)))
-    world.press(sender, payload_of(sheet_ack, "Замер выполнен")); taps += 1  # noqa: E702
+    assert card.sent and "замерный лист" in last_text(sheet_ack)
+    confirm = world.press(sender, payload_of(sheet_ack, "Замер выполнен"))
+    taps += 1
+    world.press(sender, payload_of(confirm, "Да, замер выполнен"))
+    taps += 1
     assert world.crm_job(job).status is JobStatus.MEASURED
-    assert taps == 4
+    assert taps == 3  # take, done, confirm (it was 4: take, photos, sheet, done)

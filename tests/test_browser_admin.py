@@ -155,7 +155,7 @@ def test_the_admin_tab_walk(served: tuple[str, Flask, FakeTelegram], chromium: A
     page.fill("input[name=telegram_token]", "999:wrong-token")
     page.click("#crm-check")
     page.wait_for_selector("#crm-check-result.error")
-    assert "Telegram отклонил токен: Unauthorized" in page.inner_text("#crm-check-result")
+    assert "Telegram отклонил токен: такого бота нет" in page.inner_text("#crm-check-result")
     page.fill("input[name=telegram_token]", fake.token)
     page.click("#crm-check")
     page.wait_for_selector("#crm-check-result.ok:has-text('CRM Бот')")

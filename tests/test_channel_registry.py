@@ -78,7 +78,7 @@ def test_the_admin_catalogue_translates_every_channel_text() -> None:
 def test_polling_and_profile_lookup_are_declared_by_the_classes() -> None:
     assert [cls.platform for cls in channels() if issubclass(cls, Pollable)] == [
         Platform.TELEGRAM, Platform.VK, Platform.SLACK]
-    assert [cls.platform for cls in channels() if issubclass(cls, ProfileLookup)] == [Platform.SLACK]
+    assert [cls.platform for cls in channels() if issubclass(cls, ProfileLookup)] == [Platform.VK, Platform.SLACK]
     can_poll = {cls.platform: cls.can_poll(CREDENTIALS[cls.platform]) for cls in channels()}
     assert can_poll == {Platform.TELEGRAM: True, Platform.VK: True, Platform.VIBER: False, Platform.SLACK: False,
                         Platform.WEB: False}

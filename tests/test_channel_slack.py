@@ -116,9 +116,12 @@ def test_url_verification_answers_challenge(channel: SlackChannel) -> None:
 def test_channel_message_becomes_lead(channel: SlackChannel) -> None:
     parsed = channel.parse(fixture("message_channel"))
     assert parsed.dedupe_key == "slack:Ev0LEAD00001" and parsed.inbound == []
-    assert parsed.leads == [{"source": "slack:C0LEADS01",
+    assert parsed.leads == [{"event": "message", "source": "slack:C0LEADS01", "channel": "C0LEADS01",
                              "text": "Нужны пластиковые окна в частный дом, 6 шт. Позвоните: +7 916 123-45-67",
-                             "user_id": "U061F7AUR", "external_id": "1718000000.000200"}]
+                             "user_id": "U061F7AUR", "external_id": "slack:C0LEADS01:1718000000.000200",
+                             "chat_id": "C0LEADS01", "thread_ts": "1718000000.000200",
+                             "link": "https://slack.com/archives/C0LEADS01/p1718000000000200",
+                             "reply_chat_id": "C0LEADS01:1718000000.000200"}]  # an auto-reply: in the thread
 
 
 def test_direct_message_is_text(channel: SlackChannel) -> None:
@@ -272,7 +275,7 @@ def test_failed_upload_step_is_transient(channel: SlackChannel, fake: FakeSlack)
 def test_check_ok_wrong_token_and_down(channel: SlackChannel, fake: FakeSlack) -> None:
     identity = channel.check()
     assert (identity.id, identity.name, identity.username) == ("U0BOT001", "crm_bot (Окна Плюс)", "crm_bot")
-    with pytest.raises(CredentialsError, match="invalid_auth"):
+    with pytest.raises(CredentialsError, match="^Slack не узнал токен"):
         make_channel(fake, token="xoxb-wrong").check()
     fake.stop()
     with pytest.raises(CredentialsError, match="недоступен"):

@@ -291,7 +291,7 @@ def test_download_round_trip_and_size_limit(channel: TelegramChannel, fake: Fake
 def test_check_reports_the_bot_and_refuses_bad_tokens(channel: TelegramChannel, fake: FakeTelegram) -> None:
     me = channel.check()
     assert (me.id, me.name, me.username) == ("123456", "CRM Бот", "crm_test_bot")
-    with pytest.raises(CredentialsError, match="^Telegram отклонил токен: Unauthorized$"):
+    with pytest.raises(CredentialsError, match="^Telegram отклонил токен: такого бота нет или токен отозван"):
         TelegramChannel({"token": "999:wrong"}, api_url=fake.url).check()
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

@@ -326,7 +326,7 @@ def test_set_webhook_and_info(channel: ViberChannel, fake: FakeViber) -> None:
     info = channel.webhook_info()
     assert info.url == "https://crm.example/crm-plugin/webhook/viber/3"
     assert "conversation_started" in info.extra["event_types"]
-    with pytest.raises(CredentialsError, match="invalidUrl"):
+    with pytest.raises(CredentialsError, match="не принял адрес вебхука"):
         channel.set_webhook("ftp://nope", secret="")
 
 

@@ -204,6 +204,14 @@ def test_create_lead_is_idempotent_per_external_id(app: Flask, client: FlaskClie
     assert "Нужно остеклить балкон" in client.get("/leads").get_data(as_text=True)
 
 
+def test_a_leads_url_is_its_row_on_the_leads_page_at_the_public_url(app: Flask, state: PluginState) -> None:
+    with app.app_context():
+        lead_id = state.gateway.create_lead(host.LeadDraft(source="vk:club1", text="Окна"))
+        assert state.gateway.get_lead(lead_id).url is None  # type: ignore[union-attr] - no public URL: no link
+        app.config["CRM_PLUGIN_PUBLIC_URL"] = "https://crm.example/"
+        assert state.gateway.get_lead(lead_id).url == f"https://crm.example/leads#lead-{lead_id}"  # type: ignore[union-attr]
+
+
 def test_login_code_lands_in_the_crm_inbox(app: Flask, client: FlaskClient, state: PluginState,
                                            staff: dict[str, int]) -> None:
     with app.app_context():

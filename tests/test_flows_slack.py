@@ -66,12 +66,12 @@ def test_direct_messages_are_answered_in_blocks_and_buttons_work(flow: Flow, sla
     person.text(code)
     [menu] = person.last_replies()
     assert menu.text.startswith("Готово! Вы вошли как Волков Сергей Андреевич.")
-    assert [block["type"] for block in menu.raw["blocks"]] == ["section"] + ["actions"] * 5
+    assert [block["type"] for block in menu.raw["blocks"]] == ["section"] + ["actions"] * 6
     assert menu.labels()[:2] == ["Новые заявки", "Сегодня"]
     assert flow.link(bot_id, measurer).status is LinkStatus.BOUND  # type: ignore[union-attr]
 
     person.tap("Сегодня")  # a block_actions click, form-encoded and signed like Slack's
-    assert person.last_text() == "Сегодня · замеры: 1" and person.job_ids() == [today]
+    assert person.last_text().startswith("Сегодня · замеры: 1\n\n") and person.job_ids() == [today]
 
 
 def test_channel_messages_are_not_leads_unless_the_bot_takes_leads(flow: Flow, slack: FakeSlack) -> None:

@@ -47,8 +47,10 @@ def test_own_contact_binds_and_a_foreign_one_is_refused(flow: Flow, telegram: Fa
     assert flow.link(bot_id, volkov) is None
 
     person.share_contact("79274012212", own=True)
-    assert person.last_text().startswith("Готово! Вы вошли как Волков Сергей Андреевич.")
-    assert "Меню (замерщик):" in person.last_text() and "Сегодня" in person.last_replies()[-1].labels()
+    greeting, menu = person.last_replies()  # the greeting alone takes the share-contact keyboard away
+    assert greeting.text == "Готово! Вы вошли как Волков Сергей Андреевич."
+    assert greeting.raw.reply_markup == {"remove_keyboard": True}
+    assert menu.text == "Меню (замерщик):" and "Сегодня" in menu.labels()
     link = flow.link(bot_id, volkov)
     assert link is not None and (link.status, link.platform_user_id, link.chat_id) == (
         LinkStatus.BOUND, "111001", "111001")
@@ -115,7 +117,8 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     person = TelegramUser(flow, bot_id, telegram, 111_020).bind_by_invite(measurer)
 
     person.tap("Сегодня")
-    person.tap("15:30 · ул. Баумана, д. 19 · Сафина Л.")
+    assert "15:30 · Сафина Л.\nул. Баумана, 19" in person.last_text()  # the client on a line of its own
+    person.tap("15:30 · ул. Баумана, 19")
     card, pin = person.last_replies()
     day = local_moment(flow, 0, 15, 30).astimezone(get_state(flow.app).settings.tz).strftime("%d.%m.%Y")
     assert card.text.splitlines() == [
@@ -129,8 +132,9 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     person.tap("Отправить фото объекта")
     assert person.last_text().startswith(f"Заказ № {number}, фото объекта.")
     person.send_photos(PHOTOS, album=True, caption="Кухня и зал")
-    [ack] = person.last_replies()  # one answer to an album of three, not one per photo
-    assert ack.text.startswith("Получено: фото объекта") and ack.labels() == ["Отправить замерный лист", "Готово"]
+    [ack] = person.last_replies()  # one answer to an album of three, not one per photo, with its count
+    assert ack.text.startswith("Получено 3 фото: фото объекта.")
+    assert ack.labels() == ["Отправить замерный лист", "Готово"]
     person.tap("Готово")
     assert person.last_text().startswith("Готово: фото объекта получены, файлов: 3, они в CRM.")
 
@@ -142,6 +146,10 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     person.send_document("лист_замера.pdf", PDF, "application/pdf")
     assert person.last_replies()[-1].labels() == ["Замер выполнен", "Готово"]
     person.tap("Замер выполнен")
+    assert person.last_text() == (f"Отметить замер № {number} выполненным? В CRM будет:\n"
+                                  "Файлы в CRM: фото объекта: 3, замерный лист: 1.")
+    assert flow.crm_job(job_id).status is JobStatus.SCHEDULED
+    person.tap("Да, замер выполнен")
     assert person.last_text().startswith(f"Замер № {number} выполнен. Спасибо!\n"
                                          "Файлы в CRM: фото объекта: 3, замерный лист: 1.")
 
@@ -154,7 +162,7 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, telegram: FakeTelegram)
     assert flow.crm_job(job_id).status is JobStatus.MEASURED
 
 
-def test_from_the_notification_to_measurement_done_in_four_taps(flow: Flow, telegram: FakeTelegram) -> None:
+def test_from_the_notification_to_measurement_done_in_three_taps(flow: Flow, telegram: FakeTelegram) -> None:
     bot_id = telegram_bot(flow, telegram)
     measurer = flow.user("volkov", Role.MEASURER, name="Волков Сергей Андреевич")
     person = TelegramUser(flow, bot_id, telegram, 111_030).bind_by_invite(measurer)
@@ -164,18 +172,19 @@ def test_from_the_notification_to_measurement_done_in_four_taps(flow: Flow, tele
     assert manager.post("/measurements/new", data=measurement_form(assignee_id=measurer)).status_code == 302
     flow.run()  # the worker's next run delivers what the host event queued
     [notice] = person.last_replies()
-    assert notice.text.startswith("Новый замер для вас:\nЗаказ № З-") and notice.labels() == ["Открыть"]
+    assert notice.text.startswith("Новый замер для вас:\nЗаказ № З-")
+    assert notice.labels() == ["Открыть", "Отправить фото объекта", "Отправить замерный лист"]
     assert "Адрес: ул. Баумана, д. 19" in notice.text and "Время: 10.03.2030 10:00" in notice.text
 
     person.taps = 0
-    person.tap("Открыть")
-    person.tap("Отправить фото объекта")
+    person.tap("Отправить фото объекта")  # straight from the notification
     person.send_photos(PHOTOS)
-    person.tap("Отправить замерный лист")
-    person.send_document("лист.pdf", PDF, "application/pdf")
+    person.send_document("лист.pdf", PDF, "application/pdf")  # a PDF is the sheet: no tap to switch
     person.tap("Замер выполнен")
+    assert "фото объекта: 3, замерный лист: 1" in person.last_text()  # what the CRM gets, to confirm
+    person.tap("Да, замер выполнен")
     assert "выполнен. Спасибо!" in person.last_text()
-    assert person.taps == 4  # open, photos, sheet, done: sending the files themselves is not a tap
+    assert person.taps == 3  # photos, done, confirm (it was 4: open, photos, sheet, done)
     [job] = flow.jobs_of(measurer)
     assert job.status is JobStatus.MEASURED and len(flow.crm_files(job.id)) == 4
 
@@ -227,6 +236,7 @@ def test_installer_gets_the_album_and_sheet_once_uploaded_then_reports(flow: Flo
     person.tap("Фото монтажа")
     person.send_photos(PHOTOS[:2])
     person.tap("Монтаж выполнен")
+    person.tap("Да, монтаж выполнен")
     assert person.last_text().startswith(f"Монтаж № {job.order_number} выполнен. Спасибо!")
     assert flow.crm_job(job.id).status is JobStatus.INSTALLED
     assert [f.kind for f in flow.crm_files(job.id)] == [FileKind.INSTALLATION_PHOTO] * 2
@@ -246,7 +256,9 @@ def test_clock_in_and_out_with_the_place_and_no_double_clock_in(flow: Flow, tele
     [asked] = person.last_replies()
     assert [[b.kind for b in row] for row in asked.buttons] == [["location"], ["text"]]  # under the input field
     person.send_location(55.7887, 49.1186)
-    assert person.last_text().startswith("Место записано.")
+    recorded, menu = person.last_replies()  # the place alone takes the location keyboard away, then the menu
+    assert recorded.text == "Место записано." and recorded.raw.reply_markup == {"remove_keyboard": True}
+    assert menu.text.startswith("Меню (монтажник):")
 
     person.tap("Отметиться")
     assert person.last_text().startswith("Приход отмечен в ")
@@ -255,7 +267,7 @@ def test_clock_in_and_out_with_the_place_and_no_double_clock_in(flow: Flow, tele
     person.tap("Ушёл")
     assert person.last_text().startswith("Отмечено: ушёл в ") and "Отработано 0 ч" in person.last_text()
     person.send_location(55.7500, 49.2100)
-    assert person.last_text().startswith("Место записано.")
+    assert person.texts()[0] == "Место записано."
 
     with flow.state.db.session() as session:
         [shift] = session.scalars(select(Attendance).where(Attendance.crm_user_id == installer)).all()

@@ -90,12 +90,13 @@ def test_measurement_report_lands_in_the_crm(flow: Flow, viber: FakeViber) -> No
 
     person.tap("Отправить фото объекта")
     person.send_photos(PHOTOS)  # no albums on Viber: three picture messages
-    assert [m.text.split(",")[0] for m in person.last_replies()] == ["Получено: фото объекта"] * 3
+    assert [m.text.split("\n")[0] for m in person.last_replies()] == ["Получено 1 фото: фото объекта."] * 3
     person.tap("Замер выполнен", earlier=True)
     assert person.last_text().startswith("Замер нельзя закрыть без замерного листа.")
     person.tap("Отправить замерный лист")
     person.send_document("Замерный лист.pdf", PDF, "application/pdf")
     person.tap("Замер выполнен")
+    person.tap("Да, замер выполнен")
     assert person.last_text().startswith(f"Замер № {number} выполнен. Спасибо!\n"
                                          "Файлы в CRM: фото объекта: 3, замерный лист: 1.")
     files = flow.crm_files(job_id)

@@ -74,10 +74,11 @@ def test_report_from_the_web_chat_shows_on_the_managers_order_page(flow: Flow, t
     assert "openstreetmap.org" in chat.replies[1]["location"]["url"]  # the pin, as a map link on the page
     chat.tap("Отправить фото объекта")
     chat.upload(*((photo, f"окно-{i}.png") for i, photo in enumerate(PHOTOS)))  # several files: one album
-    assert chat.last_text().startswith("Получено: фото объекта")
+    assert chat.last_text().startswith("Получено 3 фото: фото объекта.")
     chat.tap("Отправить замерный лист")
     chat.upload((PDF, "лист.pdf"))
     chat.tap("Замер выполнен")
+    chat.tap("Да, замер выполнен")
     assert chat.last_text().startswith(f"Замер № {job.order_number} выполнен. Спасибо!")
 
     manager = manager_client(flow)

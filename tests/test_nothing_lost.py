@@ -223,7 +223,7 @@ def test_a_slow_download_holds_no_transaction_and_webhooks_are_accepted_meanwhil
         worker.join(45)
     flow.run()
     assert [f.name for f in flow.crm_files(job_id)] and len(flow.crm_files(job_id)) == 1
-    assert person.last_text().startswith("Получено: фото объекта, пока 1.")
+    assert person.last_text().startswith("Получено 1 фото: фото объекта.")
     assert other.inbox(), "the other person was answered"
 
 
@@ -235,7 +235,7 @@ def test_a_transient_download_failure_is_retried_not_apologised_for(flow: Flow, 
     person.press(f"photos:{job_id}")
     telegram.server_error(502, method="file")
     person.send_photos(PHOTOS[:1])
-    assert person.texts() == [person.last_text()] and person.last_text().startswith("Получено: фото объекта, пока 1.")
+    assert person.texts() == [person.last_text()] and person.last_text().startswith("Получено 1 фото: фото объекта.")
     assert len(flow.crm_files(job_id)) == 1 and len(telegram.calls("file")) == 2
 
 

@@ -14,21 +14,33 @@ from crm_plugin.bot.payloads import (
     AttendanceMenu,
     ClockIn,
     ClockOut,
+    ConfirmDone,
+    DropFiles,
+    FilesAs,
+    FilesTo,
     FinishUpload,
     JobList,
     KindMenu,
     MarkDone,
     MeasurementFiles,
     Menu,
+    OnShift,
     OpenJob,
     Payload,
     PickWorker,
+    Reassign,
+    ReassignTo,
     SendInstallationPhotos,
     SendObjectPhotos,
     SendSheet,
     ShareContactFallback,
     SkipLocation,
     StartUpload,
+    StatsDetail,
+    StatsMenu,
+    StatsMetric,
+    StatsPeriod,
+    StatsSubscription,
     TakeJob,
     Unbind,
     UnbindConfirmed,
@@ -39,7 +51,8 @@ from crm_plugin.bot.payloads import (
     unpack,
 )
 from crm_plugin.core.chat import REQUEST_CONTACT_FALLBACK, ButtonKind, ButtonPress, Text
-from crm_plugin.host import FileKind, JobKind
+from crm_plugin.host import Breakdown, FileKind, JobKind
+from crm_plugin.stats.periods import Preset
 
 BIG = 2**63 - 1
 
@@ -72,6 +85,19 @@ WIRE: list[tuple[Payload, str]] = [
     (Unbind(), "unbind"),
     (UnbindConfirmed(), "unbind:yes"),
     (ShareContactFallback(), REQUEST_CONTACT_FALLBACK),
+    (StatsMenu(), "st"),
+    (StatsMetric("revenue"), "st:m:revenue"),
+    (StatsPeriod("installations_done", Preset.LAST_MONTH), "st:p:installations_done:last_month"),
+    (StatsDetail("installations_done", "20261101-20261130-last_month", Breakdown.LEAD_SOURCE),
+     "st:d:installations_done:20261101-20261130-last_month:lead_source"),  # the longest shape: 64 bytes
+    (StatsSubscription(), "st:sub"),
+    (ConfirmDone(7), "done:yes:7"),
+    (FilesTo(7), "lf:7"),
+    (FilesAs(7, FileKind.MEASUREMENT_SHEET), "lf:7:measurement_sheet"),
+    (DropFiles(), "lf:drop"),
+    (Reassign(7), "re:7"),
+    (ReassignTo(7, BIG), f"re:7:{BIG}"),
+    (OnShift(), "shift"),
 ]
 
 

@@ -88,7 +88,7 @@ def test_a_channel_message_becomes_a_lead(state: PluginState, polled: Polled) ->
     envelope_id = polled.fake.push_event(fixture("message_channel.json"))
     assert polled.until_acknowledged([envelope_id]) == 1
     [row] = incoming(state, polled.bot.id)
-    assert (row.kind, row.chat_id, row.platform_message_id) == ("lead", "slack:C0LEADS01", "1718000000.000200")
+    assert (row.kind, row.chat_id, row.platform_message_id) == ("lead", "slack:C0LEADS01:U061F7AUR", "slack:C0LEADS01:1718000000.000200")
     assert row.payload["lead"]["user_id"] == "U061F7AUR"
 
 
@@ -170,7 +170,7 @@ def test_the_admin_app_token_is_optional_checked_and_masked(state: PluginState, 
     with_app = service.clean_credentials(Platform.SLACK, {**typed, "app_token": f" {fake.app_token} "})
     assert with_app["app_token"] == fake.app_token
     assert service.check_credentials(state, Platform.SLACK, with_app).id == fake.user_id
-    with pytest.raises(CredentialsError, match="App-Level Token"):
+    with pytest.raises(CredentialsError, match="токен уровня приложения"):
         service.check_credentials(state, Platform.SLACK, {**typed, "app_token": "xapp-1-wrong"})
     bot = Bot(platform=Platform.SLACK, name="slack")
     service.seal(state, bot, with_app, None)

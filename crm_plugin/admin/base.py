@@ -14,6 +14,7 @@ from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
 from flask_admin.form import BaseForm
 from flask_admin.helpers import is_safe_url
 from flask_admin.model.base import ViewArgs
+from flask_admin.model.typefmt import DETAIL_FORMATTERS
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup
 from wtforms.csrf.core import CSRF
@@ -23,6 +24,7 @@ from ..web.current import get_state
 from ..web.readiness import refuse_unless_ready
 from .access import can_manage
 from .args import clean_text, parse_id, parse_ids, parse_page, storable
+from .errors import CODES, error_page
 from .filters import company_tz
 from .i18n import t
 
@@ -114,6 +116,12 @@ class ProtectedView:
             return redirect(url_for(login_view, next=request.full_path))
         abort(403)
 
+    def create_blueprint(self, admin: Any) -> Any:
+        blueprint = super().create_blueprint(admin)  # type: ignore[misc]
+        for code in CODES:  # before Flask-Admin registers it: the handlers then answer for this view only
+            blueprint.register_error_handler(code, error_page)
+        return blueprint
+
     def _handle_view(self, name: str, **kwargs: Any) -> Any:
         refused = super()._handle_view(name, **kwargs)  # type: ignore[misc]
         if refused is None and not _ready():
@@ -169,11 +177,17 @@ def local_time(view: Any, value: datetime, name: str) -> str:
     return value.astimezone(company_tz()).strftime("%d.%m.%Y %H:%M")
 
 
+def yes_no(view: Any, value: bool, name: str) -> str:
+    """«да» or «нет»: Flask-Admin's icon carries an English title (``active: true``)."""
+    return t("да") if value else t("нет")
+
+
 class PluginModelView(ProtectedView, ModelView):
     """A Flask-Admin model view over the plugin's own session (state.db), with Flask-WTF's CSRF token."""
 
     form_base_class = PluginForm
-    column_type_formatters = {**DEFAULT_FORMATTERS, datetime: local_time}
+    column_type_formatters = {**DEFAULT_FORMATTERS, datetime: local_time, bool: yes_no}
+    column_type_formatters_detail = {**DETAIL_FORMATTERS, datetime: local_time, bool: yes_no}
     page_size = 50
     can_set_page_size = False
     named_filter_urls = True

@@ -12,17 +12,22 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..channels import channels
 from ..channels.base import Channel
 from ..channels.registration import credential_fields
-from ..core.models import Bot, Platform
+from ..core.models import VK_LEAD_EVENTS, Bot, Platform
 from .base import PluginForm
 from .i18n import lazy_t
 
 MODEL_FIELDS = ("name", "platform_bot_id", "username", "active", "leads_enabled")
+VK_EVENT_CHOICES = [("message_new", lazy_t("Сообщения сообществу (не от сотрудников)")),
+                    ("wall_reply_new", lazy_t("Комментарии")),
+                    ("wall_post_new", lazy_t("Записи на стене от других, предложенные записи")),
+                    ("lead_forms_new", lazy_t("Лид-формы"))]
 
 
 def keyed_channels() -> list[type[Channel]]:
@@ -46,6 +51,15 @@ class BotForm(PluginForm):
     active = BooleanField(lazy_t("Активен"), default=True)
     leads_enabled = BooleanField(lazy_t("Заявки из каналов"),
                                  description=lazy_t("Сообщения в каналах бота становятся лидами CRM"))
+    # Lead sources of the bot (issue 10): kept in LeadSettings by the view, not on the Bot row
+    lead_vk_events = SelectMultipleField(lazy_t("Что ВКонтакте становится заявкой"), choices=VK_EVENT_CHOICES,
+                                         default=list(VK_LEAD_EVENTS), widget=ListWidget(prefix_label=False),
+                                         option_widget=CheckboxInput(), validators=[Optional()])
+    lead_slack_channels = SelectMultipleField(lazy_t("Каналы Slack для заявок"), choices=[], validate_choice=False,
+                                              description=lazy_t("Ничего не выбрано: все каналы, где есть бот"))
+    lead_auto_reply = BooleanField(lazy_t("Автоответ автору заявки"), default=False)
+    lead_auto_reply_text = TextAreaField(lazy_t("Текст автоответа"), validators=[Optional(), Length(max=1000)],
+                                         description=lazy_t("Пусто: «Спасибо! Менеджер скоро свяжется с вами.»"))
 
     def credentials(self, platform: Platform) -> dict[str, str]:
         return {f.key: (self[field_name(platform, f.key)].data or "").strip()

@@ -16,25 +16,28 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
 
 from ..bot import binding
-from ..channels import channel_class, platform_label
-from ..core.models import BindingRequest, Bot, EmployeeLink, LinkStatus, utcnow
+from ..channels import channel_class
+from ..core.models import BindingRequest, Bot, EmployeeLink, LinkStatus, Platform, utcnow
 from ..host import Role
 from ..web.current import get_state
 from .args import form_id
 from .base import PluginForm, PluginModelView, crm_user, csrf_ok, user_label
 from .filters import EnumChoiceFilter, IntChoiceFilter, LazyOptions, named
 from .i18n import lazy_t, t
-from .labels import CRM_INACTIVE, LINK_STATUS_LABELS, ROLE_LABELS
+from .labels import CRM_INACTIVE, LINK_STATUS_LABELS, ROLE_LABELS, TRIAL, bot_label
 
 
 def link_status(link: EmployeeLink) -> str:
-    """The stored state, unless the CRM says the person is gone: then nothing else matters."""
+    """The stored state, unless the CRM says the person is gone: then nothing else matters. A bound trial
+    link (the web chat's) is a try-out, not «привязан»: it gets no company notifications."""
     user = crm_user(link.crm_user_id)
-    return CRM_INACTIVE if user is None or not user.active else link.status.value
+    if user is None or not user.active:
+        return CRM_INACTIVE
+    return TRIAL if link.trial and link.status is LinkStatus.BOUND else link.status.value
 
 
 def _bot_choices(session: Any) -> list[tuple[int, str]]:
-    return [(bot.id, str(bot)) for bot in session.scalars(select(Bot).order_by(Bot.id))]
+    return [(bot.id, bot_label(bot)) for bot in session.scalars(select(Bot).order_by(Bot.id))]
 
 
 def _user_choices(keep: int | None = None) -> list[tuple[int, str]]:
@@ -52,11 +55,13 @@ def _employee(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
     return user_label(link.crm_user_id)
 
 
-def _platform(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
-    return t(platform_label(link.bot.platform))
+def _bot(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
+    return bot_label(link.bot)
 
 
 def _user_id(view: Any, context: Any, link: EmployeeLink, name: str) -> str:
+    if link.bot.platform is Platform.WEB:
+        return "—"  # the web chat's own id (``web-<user>``), nobody's account
     return link.platform_user_id or t("— при первом входе")
 
 
@@ -91,13 +96,17 @@ class EmployeeForm(PluginForm):
     role_override = SelectField(lazy_t("Роль в боте"), default="",
                                 choices=[("", lazy_t("как в CRM"))] + [(r.value, ROLE_LABELS[r]) for r in Role])
     subscribed_stats = BooleanField(lazy_t("Присылать статистику"))
+    subscribed_leads = BooleanField(lazy_t("Присылать заявки из каналов"), default=True,  # issue 10
+                                    description=lazy_t("Менеджерам: новая заявка с кнопкой «Взять»"))
+    trial = BooleanField(lazy_t("Только проба"), description=lazy_t(
+        "Уведомления компании сюда не приходят, и сотрудник не считается привязанным (так привязывает веб-чат)"))
 
 
 def _days_in_range(form: Any, field: Any) -> None:
     """The range check itself: NumberRange (kept for the input's min and max attributes) raises OverflowError
     for an int too large to be a float (10**400)."""
     if isinstance(field.data, int) and not 1 <= field.data <= 90:
-        raise StopValidation(field.gettext("Number must be between %(min)s and %(max)s.") % {"min": 1, "max": 90})
+        raise StopValidation(t("Число должно быть от %(min)s до %(max)s.", min=1, max=90))
 
 
 class InviteForm(PluginForm):
@@ -107,13 +116,15 @@ class InviteForm(PluginForm):
 
 
 class EmployeeView(PluginModelView):
-    column_list = ("crm_user_id", "bot", "platform", "platform_user_id", "display_name", "role", "status",
+    # No separate platform column: the bot's label names it («Telegram: Окна Комфорт»), and a narrower table
+    # fits a laptop's screen.
+    column_list = ("crm_user_id", "bot", "platform_user_id", "display_name", "role", "status",
                    "last_message_at", "links")
-    column_labels = {"crm_user_id": lazy_t("Сотрудник"), "bot": lazy_t("Бот"), "platform": lazy_t("Платформа"),
+    column_labels = {"crm_user_id": lazy_t("Сотрудник"), "bot": lazy_t("Бот"),
                      "platform_user_id": lazy_t("ID в мессенджере"), "display_name": lazy_t("Имя в мессенджере"),
                      "role": lazy_t("Роль"), "status": lazy_t("Состояние"),
                      "last_message_at": lazy_t("Последнее сообщение"), "links": ""}
-    column_formatters = {"crm_user_id": _employee, "platform": _platform, "platform_user_id": _user_id,
+    column_formatters = {"crm_user_id": _employee, "bot": _bot, "platform_user_id": _user_id,
                          "role": _role, "status": _status, "links": _links}
     column_sortable_list = ("last_message_at", "status")
     column_default_sort = ("id", True)
@@ -168,7 +179,7 @@ class EmployeeView(PluginModelView):
         self._template_args["waiting"] = self.session.scalars(
             select(BindingRequest).where(BindingRequest.closed_at.is_(None), BindingRequest.expires_at > utcnow())
             .order_by(BindingRequest.id)).all()
-        self._template_args["bots"] = {bot.id: bot for bot in self.session.scalars(select(Bot))}
+        self._template_args["bots"] = {bot.id: bot_label(bot) for bot in self.session.scalars(select(Bot))}
         return super().index_view()
 
     @expose("/approve/", methods=("POST",))

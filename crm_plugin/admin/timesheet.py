@@ -1,4 +1,5 @@
-"""Табель: hours per employee per day from the bot's clock-in/out records, for a period, and as CSV."""
+"""Табель: hours per employee per day from the bot's clock-in/out records, for a period, and as CSV; below
+the grid every shift with its arrival and departure times and the places the bot recorded (map links)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 
 from flask import Response, request
 from flask_admin import expose
+from sqlalchemy import or_, select
 
 from ..bot.timesheet import TimesheetRow, timesheet
+from ..core.models import Attendance
 from ..web.current import get_state
 from .base import PluginBaseView, user_label
-from .filters import FIRST_DAY, LAST_DAY, company_tz, in_range
+from .filters import FIRST_DAY, LAST_DAY, company_tz, day_start, in_range
 from .i18n import t
 
 MAX_DAYS = 92  # a quarter: wider grids stop being readable, and the CSV is for longer reports anyway
@@ -36,6 +39,14 @@ def _period(today: date) -> tuple[date, date, str | None]:
     return start, end, None
 
 
+def map_url(latitude: float | None, longitude: float | None) -> str | None:
+    """The recorded place on OpenStreetMap (no key, opens on any phone); None when the bot got no point."""
+    if latitude is None or longitude is None:
+        return None
+    return (f"https://www.openstreetmap.org/?mlat={latitude:.6f}&mlon={longitude:.6f}"
+            f"#map=17/{latitude:.6f}/{longitude:.6f}")
+
+
 class TimesheetView(PluginBaseView):
     @expose("/")
     def index_view(self) -> Any:
@@ -43,6 +54,11 @@ class TimesheetView(PluginBaseView):
         start, end, problem = _period(datetime.now(tz).date())
         with get_state().db.session() as session:
             rows = timesheet(session, start, end, tz)
+            shifts = list(session.scalars(select(Attendance).where(
+                Attendance.started_at < day_start(end + timedelta(days=1), tz),
+                or_(Attendance.ended_at.is_(None), Attendance.ended_at > day_start(start, tz)))
+                .order_by(Attendance.started_at)))
+            session.expunge_all()
         if request.args.get("format") == "csv":
             return self._csv(rows, start, end, tz)
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
@@ -51,8 +67,12 @@ class TimesheetView(PluginBaseView):
             grid.setdefault(row.crm_user_id, {})[row.day] = row
         people = sorted(grid, key=lambda uid: user_label(uid))
         totals = {uid: round(sum(r.hours for r in grid[uid].values()), 2) for uid in people}
+        shifts.sort(key=lambda s: (user_label(s.crm_user_id), s.started_at))
         return self.render("crm_plugin/admin/timesheet.html", start=start, end=end, days=days, grid=grid,
-                           people=people, totals=totals, problem=problem, tz=tz.key)
+                           people=people, totals=totals, problem=problem, tz=tz.key, shifts=shifts,
+                           clock=lambda value: value.astimezone(tz).strftime("%H:%M") if value else "",
+                           local=lambda value: value.astimezone(tz).strftime("%d.%m.%Y %H:%M"),
+                           map_url=map_url)
 
     def _csv(self, rows: list[TimesheetRow], start: date, end: date, tz: Any) -> Response:
         out = io.StringIO()

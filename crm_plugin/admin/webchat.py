@@ -89,7 +89,8 @@ def _render(row: Message, file_url: Callable[[int, int], str], upload_url: Calla
         if row.status == MessageStatus.FAILED:
             item["error"] = "Бот не смог обработать это сообщение."
         return item
-    item.update(_render_reply(row.id, row.payload, file_url))
+    # A chart that could not be drawn left a note in the row's error: the text went alone.
+    item.update(_render_reply(row.id, row.payload, file_url, chart_drawn=not row.error))
     if row.status == MessageStatus.FAILED:
         item["error"] = "Не доставлено."
     return item
@@ -115,7 +116,8 @@ def _render_event(inbound: dict[str, Any], shown: dict[str, Any], upload_url: Ca
     return {"text": "[неизвестное событие]"}
 
 
-def _render_reply(message_id: int, reply: dict[str, Any], file_url: Callable[[int, int], str]) -> dict[str, Any]:
+def _render_reply(message_id: int, reply: dict[str, Any], file_url: Callable[[int, int], str],
+                  chart_drawn: bool = True) -> dict[str, Any]:
     kind = reply.get("type")
     if kind == "text":
         rows = [[_button(b) for b in row] for row in reply.get("buttons") or ()]
@@ -126,6 +128,12 @@ def _render_reply(message_id: int, reply: dict[str, Any], file_url: Callable[[in
                 "caption": reply.get("caption")}
     if kind == "location":
         return {"location": _place(reply["latitude"], reply["longitude"], reply.get("title"))}
+    if kind == "stats":  # the chart inline above the text (drawn by the worker before the row was SENT)
+        rows = [[_button(b) for b in row] for row in reply.get("buttons") or ()]
+        item: dict[str, Any] = {"text": reply["text"], "buttons": [row for row in rows if row]}
+        if reply.get("chart_key") and chart_drawn:
+            item["files"] = [{"name": "chart.png", "url": file_url(message_id, 0), "image": True, "chart": True}]
+        return item
     return {"text": "[неизвестный ответ]"}
 
 

@@ -102,7 +102,7 @@ def on_location(ctx: Context) -> None:
 @router.text(labels.SKIP)
 def on_skip(ctx: Context) -> None:
     ctx.clear_state()
-    show_menu(ctx)
+    show_menu(ctx, ctx.t("Done, without the place."))  # a paragraph of its own: it takes the location keyboard away
 
 
 @router.event(Location)

@@ -25,6 +25,7 @@ from ..core.models import Bot, Direction, Message, MessageStatus, utcnow
 from ..core.state import PluginState
 from ..delivery.sender import RetryLater
 from . import notifications
+from .lead_offers import LeadNotVisible
 from .notifications import JobNotVisible
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def deliver(state: PluginState, name: str, kwargs: dict[str, Any]) -> bool:
     try:
         notifications.notify(state, name, **kwargs)
         return True
-    except JobNotVisible as missing:
+    except (JobNotVisible, LeadNotVisible) as missing:  # not committed yet: looked at again shortly
         log.info("host event %s %s: %s yet; the worker looks again shortly", name, kwargs, missing)
         store(state, name, kwargs, delay=RETRY_DELAYS[0], reason=str(missing))
         return False
@@ -76,7 +77,7 @@ def handle(state: PluginState, session: Session, message: Message) -> None:
     name, kwargs = message.payload["event"], dict(message.payload.get("kwargs") or {})
     try:
         notifications.notify(state, name, session, **kwargs)
-    except JobNotVisible as missing:
+    except (JobNotVisible, LeadNotVisible) as missing:  # not committed yet: looked at again shortly
         tries = message.attempts + 1  # this look included
         if tries <= len(RETRY_DELAYS) - 1:
             raise RetryLater(f"{missing} yet", RETRY_DELAYS[tries]) from missing

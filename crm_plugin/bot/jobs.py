@@ -10,7 +10,7 @@ from ..core.i18n import translator
 from ..host import CrmGateway, Job, JobKind, Role
 from . import labels, offers
 from .access import can_take, can_view, can_work_on
-from .cards import list_line, show_card
+from .cards import AWAIT_FILES, assignee_name, list_entry, list_label, show_card
 from .context import Context
 from .joblists import Period, fetch
 from .menu import KIND_KEY, current_kind, show_menu, stale_button
@@ -51,21 +51,33 @@ def back_to_list(ctx: Context) -> JobList | None:
 def show_list(ctx: Context, kind: JobKind, period: Period, page: int) -> None:
     t = ctx.t
     worker_id = ctx.data.get(WORKER_KEY) if ctx.employee.is_admin else None
-    jobs = fetch(ctx.gateway, ctx.employee, kind, period, ctx.today, ctx.tz, worker_id)
-    pages = max(1, -(-len(jobs) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    shown = jobs[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    # Only the page shown is read; a page past the end (the list shrank) shows the last one.
+    page = max(page, 0)
+    found = fetch(ctx.gateway, ctx.employee, kind, period, ctx.today, ctx.tz, worker_id,
+                  offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    pages = max(1, -(-found.total // PAGE_SIZE))
+    if page > pages - 1:
+        page = pages - 1
+        found = fetch(ctx.gateway, ctx.employee, kind, period, ctx.today, ctx.tz, worker_id,
+                      offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    shown = list(found.jobs)
     here = JobList(kind, period, page)
     ctx.update_data(**{BACK_KEY: here.pack(), KIND_KEY: labels.KIND_CODES[kind]})
     kind_name = t("measurements") if kind is JobKind.MEASUREMENT else t("installations")
     title = f"{t(labels.PERIOD_LABELS[period])} · {kind_name}"
     if worker_id:
         title += " · " + (ctx.data.get(WORKER_NAME_KEY) or str(worker_id))
-    if not jobs:
+    if not shown:
         ctx.say(t("%(title)s: nothing here.", title=title), [[button(t(labels.MENU), Menu())]])
         return
+    if ctx.state_name == AWAIT_FILES and ctx.data.get("auto"):
+        ctx.clear_state()  # back in a list: files no longer follow the card last opened
     with_date = period not in (Period.TODAY, Period.TOMORROW)
-    rows = [[button(list_line(ctx, job, with_date), OpenJob(job.id))] for job in shown]
+    done_date = period is Period.DONE
+    entries = [list_entry(ctx, job, with_date, done_date,
+                          assignee_name(ctx, job, short=True) if worker_id is None and ctx.employee.is_admin
+                          else None) for job in shown]
+    rows = [[button(list_label(ctx, job, with_date, done_date), OpenJob(job.id))] for job in shown]
     if pages > 1:
         nav = []
         if page > 0:
@@ -75,7 +87,10 @@ def show_list(ctx: Context, kind: JobKind, period: Period, page: int) -> None:
             nav.append(button("▶", JobList(kind, period, page + 1)))
         rows.append(nav)
     rows.append([button(t(labels.MENU), Menu())])
-    ctx.say(t("%(title)s: %(count)d", title=title, count=len(jobs)), rows)
+    head = t("%(title)s: %(count)d", title=title, count=found.total)
+    if pages > 1:
+        head += " · " + t("page %(page)d/%(pages)d", page=page + 1, pages=pages)
+    ctx.say(head + "\n\n" + "\n\n".join(entries), rows)
 
 
 @router.button(JobList)

@@ -6,6 +6,10 @@ takes it away. Whether a chat has one is kept in its crm_plugin_chat_states row 
 object: several sender threads and worker processes send for one chat, and a restart must not forget it. The
 first reply without buttons after one carries ``TextReply.remove_keyboard``, which each channel renders.
 
+A reply with buttons under its message cannot take an input keyboard along on every platform (Telegram's
+message has one markup), so such a reply that opens with a paragraph of its own ("Готово! Вы вошли как …" then
+the menu) is sent as two: the paragraph alone first, which takes the keyboard away, then the rest (``parts``).
+
 The decision is made here, when the reply is queued, in the transaction that queues it; the outbox then sends a
 chat's rows in order, so the flag reaches the platform right after the keyboard it removes.
 """
@@ -44,3 +48,17 @@ def prepare(session: Session, bot: Bot, chat_id: str, reply: Reply, *, own_chat:
     if own_chat:
         shown.data = {k: v for k, v in (shown.data or {}).items() if k != SHOWN_KEY}
     return dataclasses.replace(reply, remove_keyboard=True)
+
+
+def parts(session: Session, bot: Bot, chat_id: str, reply: Reply) -> list[Reply]:
+    """``reply`` as the messages to queue for the turn's own chat: its first paragraph apart when the chat
+    still has an input keyboard and the reply's buttons go under the message (see the module's docstring)."""
+    if not isinstance(reply, TextReply) or not reply.buttons or "\n\n" not in reply.text:
+        return [reply]
+    if channel_class(bot.platform).input_keyboard(reply.buttons):
+        return [reply]
+    chat = session.get(ChatState, (bot.id, chat_id))
+    if chat is None or not (chat.data or {}).get(SHOWN_KEY):
+        return [reply]
+    head, rest = reply.text.split("\n\n", 1)
+    return [TextReply(head), dataclasses.replace(reply, text=rest)]

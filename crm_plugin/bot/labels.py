@@ -38,6 +38,13 @@ SHEET_AND_PHOTOS = N_("Measurement sheet and photos")
 INSTALLATION_PHOTOS = N_("Installation photos")
 INSTALLATION_DONE = N_("Installation done")
 FINISH_UPLOAD = N_("Finish")
+CONFIRM_MEASUREMENT_DONE = N_("Yes, measurement done")
+CONFIRM_INSTALLATION_DONE = N_("Yes, installation done")
+OBJECT_PHOTOS = N_("Object photos")
+SHEET = N_("Measurement sheet")
+DROP_FILES = N_("Do not save")
+REASSIGN = N_("Reassign")
+ON_SHIFT = N_("On shift now")
 
 KIND_CODES = {JobKind.MEASUREMENT: "me", JobKind.INSTALLATION: "in"}
 KINDS_BY_CODE = {code: kind for kind, code in KIND_CODES.items()}

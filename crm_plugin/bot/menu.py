@@ -11,7 +11,7 @@ from . import labels
 from .binding import release
 from .context import Context
 from .joblists import Period
-from .payloads import AttendanceMenu, JobList, KindMenu, Menu, Unbind, UnbindConfirmed, WorkerFilter, button
+from .payloads import AttendanceMenu, JobList, KindMenu, Menu, OnShift, Unbind, UnbindConfirmed, WorkerFilter, button
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,12 @@ def show_menu(ctx: Context, intro: str | None = None) -> None:
     if employee.is_field_worker:
         rows.append([button(t(labels.ATTENDANCE), AttendanceMenu())])
     if employee.is_admin:
-        rows.append([button(t(labels.WORKER_FILTER), WorkerFilter())])
-    for extra in extra_rows:
-        rows += extra(ctx)
+        rows.append([button(t(labels.WORKER_FILTER), WorkerFilter()), button(t(labels.ON_SHIFT), OnShift())])
+    extras = [row for extra in extra_rows for row in extra(ctx)]
+    rows += extras
     rows.append([button(t(labels.UNBIND), Unbind())])
     text = t("Menu (%(roles)s):", roles=role_names(ctx)) if kinds else t("Menu:")
-    if not kinds and not extra_rows:
+    if not kinds and not extras:  # a feature's hook may have nothing for this person
         text = t("Your CRM role has no jobs in this bot. Ask the administrator if that is a mistake.")
     ctx.say(f"{intro}\n\n{text}" if intro else text, rows)
 

@@ -23,9 +23,9 @@ from ..core.i18n import translator
 from ..core.models import EmployeeLink
 from ..core.settings import Settings
 from ..core.state import PluginState
-from ..host import Job, JobKind, Role
-from . import labels, offers
-from .cards import short_address
+from ..host import Job, Role
+from . import labels, lead_offers, offers, templates
+from .cards import finish_buttons
 from .payloads import OpenJob, TakeJob, button
 from .recipients import bound_links, language_of, send_to_link
 
@@ -34,19 +34,10 @@ log = logging.getLogger(__name__)
 Translate = Callable[..., str]
 
 
-def _when(job: Job, settings: Settings, t: Translate) -> str:
-    if job.scheduled_at is None:
-        return t("time not set")
-    return job.scheduled_at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M")
-
-
-def _summary(job: Job, settings: Settings, t: Translate) -> str:
-    return "\n".join([
-        t("Order No. %(number)s", number=job.order_number),
-        t("Address: %(address)s", address=short_address(job.address)),
-        t("Time: %(when)s", when=_when(job, settings, t)),
-        t("Client: %(name)s", name=job.client.name),
-    ])
+def _text(session: Session, event: str, job: Job, settings: Settings, t: Translate) -> str:
+    """The notification's text: the company's template (crm_plugin.bot.templates) in the recipient's language."""
+    language = getattr(t, "language", settings.language)
+    return templates.render_for(session, event, language, templates.job_values(job, settings.tz, language))
 
 
 def _send(session: Session, links: list[EmployeeLink], settings: Settings,
@@ -84,45 +75,41 @@ def measurement_requested(state: PluginState, session: Session, job_id: int, **_
         if not _active_user(state, job.assignee_id):
             return
         sent = _send(session, bound_links(session, [job.assignee_id]), settings, lambda t: TextReply(
-            t("New measurement for you:") + "\n" + _summary(job, settings, t), ((_open_button(t, job),),)))
+            _text(session, "measurement_assigned", job, settings, t),
+            ((_open_button(t, job),), tuple(finish_buttons(t, job)))))
     else:
         links = bound_links(session, [u.id for u in state.gateway.list_users(role=Role.MEASURER)])
         offers.record(session, job.id, [link.crm_user_id for link in links])
         sent = _send(session, links, settings, lambda t: TextReply(
-            t("New measurement request, nobody has taken it yet:") + "\n" + _summary(job, settings, t),
+            _text(session, "measurement_offered", job, settings, t),
             ((button(t(labels.TAKE), TakeJob(job.id)), _open_button(t, job)),)))
     log.info("measurement request %s sent to %d account(s)", job_id, sent)
 
 
-def _to_assignee(state: PluginState, session: Session, job_id: int, intro: Callable[[Translate, Job], str],
-                 with_open: bool = True) -> None:
+def _to_assignee(state: PluginState, session: Session, job_id: int, event: str, with_open: bool = True) -> None:
     job = _job(state, job_id)
     if job.assignee_id is None or not _active_user(state, job.assignee_id):
         return
     settings = state.settings
     sent = _send(session, bound_links(session, [job.assignee_id]), settings, lambda t: TextReply(
-        intro(t, job) + "\n" + _summary(job, settings, t), ((_open_button(t, job),),) if with_open else ()))
+        _text(session, event, job, settings, t),
+        ((_open_button(t, job),), tuple(finish_buttons(t, job))) if with_open else ()))
     log.info("job %s: %d account(s) told", job_id, sent)
 
 
 def installation_scheduled(state: PluginState, session: Session, job_id: int, **_: Any) -> None:
-    _to_assignee(state, session, job_id, lambda t, job: t("New installation for you:"))
+    _to_assignee(state, session, job_id, "installation_assigned")
 
 
-_CHANGES = {
-    "rescheduled": lambda t: t("The time of your job has changed:"),
-    "reassigned": lambda t: t("A job has been assigned to you:"),
-}
+_CHANGES = ("rescheduled", "reassigned")  # the others are "updated"
 
 
 def job_changed(state: PluginState, session: Session, job_id: int, change: str = "updated", **_: Any) -> None:
-    _to_assignee(state, session, job_id,
-                 lambda t, job: _CHANGES.get(change, lambda t: t("Your job has been updated:"))(t))
+    _to_assignee(state, session, job_id, change if change in _CHANGES else "updated")
 
 
 def job_cancelled(state: PluginState, session: Session, job_id: int, **_: Any) -> None:
-    _to_assignee(state, session, job_id, lambda t, job: (t("Measurement cancelled:") if job.kind is JobKind.MEASUREMENT
-                                                         else t("Installation cancelled:")), with_open=False)
+    _to_assignee(state, session, job_id, "cancelled", with_open=False)
 
 
 Notifier = Callable[..., None]  # (state, session, **the signal's keyword arguments)
@@ -132,6 +119,7 @@ NOTIFIERS: dict[str, Notifier] = {
     host.installation_scheduled.name: installation_scheduled,
     host.job_changed.name: job_changed,
     host.job_cancelled.name: job_cancelled,
+    host.lead_created.name: lead_offers.lead_created,  # issue 10: managers get the lead with «Взять»
 }
 
 

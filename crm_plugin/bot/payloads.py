@@ -17,7 +17,8 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, get_type_hints
 
 from ..core.chat import REQUEST_CONTACT_FALLBACK, Button, ButtonPress, Event
-from ..host import FileKind, JobKind
+from ..host import Breakdown, FileKind, JobKind
+from ..stats.periods import Preset
 from .joblists import Period
 from .labels import KIND_CODES, KINDS_BY_CODE
 
@@ -245,3 +246,77 @@ __all__ = [
     "SendObjectPhotos", "SendSheet", "ShareContactFallback", "SkipLocation", "StartUpload", "TakeJob", "Unbind",
     "UnbindConfirmed", "WorkerFilter", "WorkerPage", "button", "payload_of", "unpack",
 ]
+
+
+# --- statistics (crm_plugin.bot.stats) ---------------------------------------------------------------------
+
+class StatsMenu(Payload, tag="st"):
+    """The statistics menu: the metrics this person may see, «Сводка», «Подписка»."""
+
+
+@dataclass(frozen=True)
+class StatsMetric(Payload, tag="st:m"):
+    """The period picker of one metric (``key``: the CRM's MetricSpec.key; stats.SUMMARY for «Сводка»)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class StatsPeriod(Payload, tag="st:p"):
+    """A metric (or «Сводка») over a named period, counted at the moment of the tap."""
+
+    key: str
+    preset: Preset
+
+
+@dataclass(frozen=True)
+class StatsDetail(Payload, tag="st:d"):
+    """A metric's breakdown over exact dates (``period``: stats.Period.token())."""
+
+    key: str
+    period: str
+    breakdown: Breakdown
+
+
+class StatsSubscription(Payload, tag="st:sub"):
+    """Switch the person's statistics subscription (EmployeeLink.subscribed_stats) on or off."""
+
+
+__all__ += ["StatsDetail", "StatsMenu", "StatsMetric", "StatsPeriod", "StatsSubscription"]
+
+
+# --- field staff, second pass (issue 12): files sent anywhere, confirmation, reassignment, who is on shift ------
+
+class ConfirmDone(JobAction, tag="done:yes"):
+    """«Замер выполнен» / «Монтаж выполнен» confirmed after the bot showed what goes to the CRM."""
+
+
+class FilesTo(JobAction, tag="lf"):
+    """Files sent outside an upload step (kept in chat state) belong to this job."""
+
+
+@dataclass(frozen=True)
+class FilesAs(JobAction, tag="lf"):
+    """...and they are of this kind."""
+
+    file_kind: FileKind
+
+
+class DropFiles(Payload, tag="lf:drop"):
+    """Forget the files sent outside an upload step."""
+
+
+class Reassign(JobAction, tag="re"):
+    """An admin picks another worker for the job."""
+
+
+@dataclass(frozen=True)
+class ReassignTo(JobAction, tag="re"):
+    user_id: int
+
+
+class OnShift(Payload, tag="shift"):
+    """An admin's list of who is clocked in now."""
+
+
+__all__ += ["ConfirmDone", "DropFiles", "FilesAs", "FilesTo", "OnShift", "Reassign", "ReassignTo"]

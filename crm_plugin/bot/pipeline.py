@@ -10,7 +10,7 @@ from ..core.chat import TextReply
 from ..core.i18n import N_, pick_language, translator
 from ..core.models import EmployeeLink, LinkStatus
 from ..core.settings import Settings
-from . import admin_filter, attendance, auth, jobs, menu, reports
+from . import admin_filter, attendance, auth, jobs, lead_offers, loose_files, menu, reports, staff_admin, stats
 from .context import Context, load_chat_state
 from .router import Dispatcher
 from .turn import Turn
@@ -21,14 +21,16 @@ _REFUSED_ALBUM = "_refused_album"  # the album already answered with a refusal
 APOLOGY = N_("Something went wrong with your message. Please try again a little later.")
 
 dispatcher = Dispatcher()
-dispatcher.include(auth.router, attendance.router, reports.router, jobs.router, admin_filter.router, menu.router)
+dispatcher.include(auth.router, attendance.router, reports.router, loose_files.router, jobs.router,
+                   admin_filter.router, staff_admin.router, stats.router, lead_offers.router, menu.router)
 
 
 def handle(turn: Turn) -> None:
     """Answer one event; runs inside the caller's transaction (turn.session), replies go to the outbox."""
     sender = turn.inbound.sender
     if sender.is_group:
-        log.debug("bot %s: group message in %s ignored by the staff bot", turn.bot.id, sender.chat_id)
+        if not stats.refuse_in_group(turn):  # figures go to private chats only: asking for them gets a refusal
+            log.debug("bot %s: group message in %s ignored by the staff bot", turn.bot.id, sender.chat_id)
         return
     link = turn.session.scalars(select(EmployeeLink).where(
         EmployeeLink.bot_id == turn.bot.id, EmployeeLink.platform_user_id == sender.user_id)).first()

@@ -18,9 +18,11 @@ from .payloads import Menu, button
 
 
 def bound_links(session: Session, crm_user_ids: Iterable[int] | None = None) -> list[EmployeeLink]:
-    """Bound, reachable accounts on active bots (of these CRM users, or of everyone)."""
+    """Bound, reachable accounts on active bots (of these CRM users, or of everyone); never a trial one (the
+    web chat's try-outs get no company notifications)."""
     stmt = (select(EmployeeLink).join(Bot, Bot.id == EmployeeLink.bot_id)
-            .where(Bot.active.is_(True), EmployeeLink.status == LinkStatus.BOUND, EmployeeLink.chat_id.is_not(None))
+            .where(Bot.active.is_(True), EmployeeLink.status == LinkStatus.BOUND, EmployeeLink.chat_id.is_not(None),
+                   EmployeeLink.trial.is_(False))
             .order_by(EmployeeLink.id))
     if crm_user_ids is not None:
         stmt = stmt.where(EmployeeLink.crm_user_id.in_(list(crm_user_ids)))

@@ -1,8 +1,12 @@
 """Reports from the field: photos and the measurement sheet go into the CRM, a job is marked done.
 
-"Send object photos" (etc.) puts the chat in AWAIT_FILES for that job and kind of file. Every photo or
-document then lands in the CRM through the gateway. An album arrives as several events sharing a
-media_group_id: only its first file is acknowledged, and "Finish" confirms how many arrived in all.
+"Send object photos" (etc.) puts the chat in AWAIT_FILES for that job and kind of file; so does opening a job
+card the person works on ("follow" mode: files sent next go to that job, a photo as the job's photos, a PDF as
+the measurement sheet). Every photo or document then lands in the CRM through the gateway. An album arrives as
+several events sharing a media_group_id: it is acknowledged once, with the whole album's count, when its last
+file is handled (crm_plugin.bot.albums). Files sent outside these states: crm_plugin.bot.loose_files.
+
+«Замер выполнен» / «Монтаж выполнен» show what is in the CRM for the job and ask for one confirming tap.
 """
 
 from __future__ import annotations
@@ -15,20 +19,29 @@ from sqlalchemy.orm import Session
 from ..core.chat import Button, Document, FileKindOut, Inbound, MediaReply, OutFile, Photo
 from ..core.models import ChatState
 from ..host import FileKind, Job, JobFile, JobKind, JobStatus, NewFile
-from . import labels
+from . import albums, labels
 from .access import can_work_on, is_done
-from .cards import card_buttons
+from .cards import AWAIT_FILES, card_buttons, follow_job
 from .context import Context
 from .jobs import back_to_list, job_from_payload
 from .menu import show_menu
-from .payloads import FinishUpload, MarkDone, MeasurementFiles, Menu, SendSheet, StartUpload, button
+from .payloads import (
+    ConfirmDone,
+    FinishUpload,
+    MarkDone,
+    MeasurementFiles,
+    Menu,
+    OpenJob,
+    SendSheet,
+    StartUpload,
+    button,
+)
 from .router import Router
 
 log = logging.getLogger(__name__)
 
 router = Router("reports")
 
-AWAIT_FILES = "await_files"
 MAX_FILE_BYTES = 20 * 1024 * 1024  # what bots may download from Telegram
 ALBUM_SIZE = 10  # photos per album on Telegram and VK
 _REMEMBERED_GROUPS = 20
@@ -76,7 +89,6 @@ def on_start_upload(ctx: Context) -> None:
 def on_file(ctx: Context) -> None:
     assert isinstance(ctx.event, (Photo, Document))
     data = ctx.data
-    kind = FileKind(data["file_kind"])
     job = ctx.gateway.get_job(int(data["job_id"]))
     if job is None or not can_work_on(ctx.employee, job):
         ctx.clear_state()
@@ -84,6 +96,7 @@ def on_file(ctx: Context) -> None:
         return
     ref = ctx.event.file
     content_type = _content_type(ctx.event)
+    kind = kind_of_file(job, FileKind(data["file_kind"]), content_type, follow=bool(data.get("auto")))
     problem = _refusal(ctx, kind, content_type, ref.size)
     if problem is None:
         payload = ctx.turn.download(ref)  # downloaded before this turn's transaction (inbound.prefetch)
@@ -97,12 +110,37 @@ def on_file(ctx: Context) -> None:
     log.info("job %s: %s %s (%d bytes) stored as CRM file %s", job.id, kind.value, name, len(payload), file_id)
     groups = list(data.get("groups", []))
     group = ctx.event.media_group_id
-    ctx.update_data(count=count, groups=(groups + [group])[-_REMEMBERED_GROUPS:] if group else groups)
-    if group is not None and group in groups:
-        return  # the rest of an album already acknowledged: no message per photo
-    ctx.say(ctx.t("Received: %(what)s, %(count)d so far. Send more or tap “%(finish)s”.",
-                  what=file_kind_name(ctx, kind), count=count, finish=ctx.t(labels.FINISH_UPLOAD)),
+    # files of the album being received, by kind ("<group>|<kind>": count): its answer counts them all
+    album = {k: int(v) for k, v in (data.get("album") or {}).items() if group and k.startswith(f"{group}|")}
+    album[f"{group}|{kind.value}"] = album.get(f"{group}|{kind.value}", 0) + 1
+    ctx.update_data(count=count, album=album if group else {})
+    if group is not None:
+        if group in groups or albums.more_queued(ctx.session, ctx.turn.bot.id, ctx.sender.chat_id, group):
+            return  # the rest of an album: answered once, when its last file is in
+        ctx.update_data(groups=(groups + [group])[-_REMEMBERED_GROUPS:])
+    received = {FileKind(k.split("|", 1)[1]): n for k, n in album.items()} if group else {kind: 1}
+    ctx.say(received_text(ctx, received, ctx.event) + "\n"
+            + ctx.t("Send more or tap “%(finish)s”.", finish=ctx.t(labels.FINISH_UPLOAD)),
             next_steps(ctx, job, kind))
+
+
+def kind_of_file(job: Job, asked: FileKind, content_type: str, *, follow: bool) -> FileKind:
+    """What a file sent for ``job`` is: what the person asked for, except that a PDF of a measurement is its
+    sheet, and in follow mode (a card open) a photo of a measurement is an object photo."""
+    if job.kind is JobKind.INSTALLATION:
+        return FileKind.INSTALLATION_PHOTO
+    if not content_type.startswith("image/"):
+        return FileKind.MEASUREMENT_SHEET
+    return FileKind.OBJECT_PHOTO if follow else asked
+
+
+def received_text(ctx: Context, counts: dict[FileKind, int], event: Photo | Document) -> str:
+    """«Получено 3 фото: фото объекта.» for photos; «Получено файлов: 1 (замерный лист).» for documents."""
+    total = sum(counts.values())
+    what = ", ".join(file_kind_name(ctx, kind) for kind in counts)
+    if isinstance(event, Photo):
+        return ctx.t("Received %(count)d photo(s): %(what)s.", count=total, what=what)
+    return ctx.t("Received files: %(count)d (%(what)s).", count=total, what=what)
 
 
 def next_steps(ctx: Context, job: Job, kind: FileKind) -> list[list[Button]]:
@@ -115,12 +153,6 @@ def next_steps(ctx: Context, job: Job, kind: FileKind) -> list[list[Button]]:
     return [[button(t(done), MarkDone(job.id))], finish]
 
 
-@router.event(Photo, Document)
-def on_file_unexpected(ctx: Context) -> None:
-    show_menu(ctx, ctx.t("To send a file, open the job and tap “%(button)s” or “%(sheet)s”.",
-                         button=ctx.t(labels.SEND_OBJECT_PHOTOS), sheet=ctx.t(labels.SEND_SHEET)))
-
-
 @router.button(FinishUpload)
 def on_finish(ctx: Context) -> None:
     job = job_from_payload(ctx)
@@ -130,25 +162,59 @@ def on_finish(ctx: Context) -> None:
     uploading = ctx.state_name == AWAIT_FILES and data.get("job_id") == job.id
     count = int(data.get("count", 0)) if uploading else 0
     ctx.clear_state()
-    if uploading and count:
+    if uploading and count and data.get("auto"):
+        text = ctx.t("Done: %(count)d file(s) received, in the CRM.", count=count)
+    elif uploading and count:
         what = file_kind_name(ctx, FileKind(data["file_kind"]))
         text = ctx.t("Done: %(what)s received, %(count)d file(s), in the CRM.", what=what, count=count)
     else:
         text = ctx.t("No files were received.")
+    if can_work_on(ctx.employee, job):
+        follow_job(ctx, job)  # the card is shown again: files sent next still go to this job
     ctx.say(f"{text}\n\n{ctx.t('Order No. %(number)s', number=job.order_number)}",
             card_buttons(ctx, job, back_to_list(ctx)))
 
 
 @router.button(MarkDone)
 def on_done(ctx: Context) -> None:
+    """Checks the files the CRM needs, then shows what is there and asks for one confirming tap."""
     job = job_from_payload(ctx, work=True)
     if job is None:
         return
     ctx.clear_state()
     t = ctx.t
+    if _refused_done(ctx, job):
+        return
+    question = (t("Mark measurement No. %(number)s done? The CRM gets:", number=job.order_number)
+                if job.kind is JobKind.MEASUREMENT
+                else t("Mark installation No. %(number)s done? The CRM gets:", number=job.order_number))
+    confirm = labels.CONFIRM_MEASUREMENT_DONE if job.kind is JobKind.MEASUREMENT else labels.CONFIRM_INSTALLATION_DONE
+    ctx.say(f"{question}\n{files_summary(ctx, job)}",
+            [[button(t(confirm), ConfirmDone(job.id))], [button(t(labels.CANCEL), OpenJob(job.id))]])
+
+
+@router.button(ConfirmDone)
+def on_done_confirmed(ctx: Context) -> None:
+    job = job_from_payload(ctx, work=True)
+    if job is None:
+        return
+    ctx.clear_state()
+    t = ctx.t
+    if _refused_done(ctx, job):
+        return
+    ctx.gateway.set_job_status(job.id, DONE_STATUS[job.kind], ctx.employee.id)
+    done = (t("Measurement No. %(number)s is done. Thank you!", number=job.order_number)
+            if job.kind is JobKind.MEASUREMENT
+            else t("Installation No. %(number)s is done. Thank you!", number=job.order_number))
+    show_menu(ctx, f"{done}\n{files_summary(ctx, job)}")
+
+
+def _refused_done(ctx: Context, job: Job) -> bool:
+    """Answers and returns True when the job is done already or lacks the file closing it needs."""
+    t = ctx.t
     if is_done(job):
         show_menu(ctx, t("Order No. %(number)s is already marked done.", number=job.order_number))
-        return
+        return True
     if job.kind is JobKind.MEASUREMENT:
         required, label = FileKind.MEASUREMENT_SHEET, labels.SEND_SHEET
         reason = t("The measurement cannot be closed without the measurement sheet. Send it first.")
@@ -156,14 +222,10 @@ def on_done(ctx: Context) -> None:
         required, label = FileKind.INSTALLATION_PHOTO, labels.INSTALLATION_PHOTOS
         reason = t("The installation cannot be closed without at least one photo of the finished work. "
                    "Send photos first.")
-    if not _files_of(ctx, job, required):
-        ctx.say(reason, [[button(t(label), StartUpload.of(required, job.id))], [button(t(labels.MENU), Menu())]])
-        return
-    ctx.gateway.set_job_status(job.id, DONE_STATUS[job.kind], ctx.employee.id)
-    done = (t("Measurement No. %(number)s is done. Thank you!", number=job.order_number)
-            if job.kind is JobKind.MEASUREMENT
-            else t("Installation No. %(number)s is done. Thank you!", number=job.order_number))
-    show_menu(ctx, f"{done}\n{files_summary(ctx, job)}")
+    if _files_of(ctx, job, required):
+        return False
+    ctx.say(reason, [[button(t(label), StartUpload.of(required, job.id))], [button(t(labels.MENU), Menu())]])
+    return True
 
 
 def files_summary(ctx: Context, job: Job) -> str:
@@ -173,7 +235,7 @@ def files_summary(ctx: Context, job: Job) -> str:
         if file.job_id == job.id:
             counts[file.kind] = counts.get(file.kind, 0) + 1
     parts = [f"{file_kind_name(ctx, kind)}: {n}" for kind, n in counts.items()]
-    return ctx.t("Files in the CRM: %(files)s.", files=", ".join(parts))
+    return ctx.t("Files in the CRM: %(files)s.", files=", ".join(parts) or "—")
 
 
 @router.button(MeasurementFiles)

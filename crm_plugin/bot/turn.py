@@ -35,7 +35,8 @@ class Turn:
     def reply(self, reply: Reply) -> None:
         """Answer the person who wrote."""
         chat_id = self.inbound.sender.chat_id
-        reply = keyboards.prepare(self.session, self.bot, chat_id, reply, own_chat=True)
-        enqueue(self.session, bot_id=self.bot.id, chat_id=chat_id, reply=reply,
-                link_id=self.link.id if self.link else None)
-        self.sent.append(reply)
+        for part in keyboards.parts(self.session, self.bot, chat_id, reply):
+            part = keyboards.prepare(self.session, self.bot, chat_id, part, own_chat=True)
+            enqueue(self.session, bot_id=self.bot.id, chat_id=chat_id, reply=part,
+                    link_id=self.link.id if self.link else None)
+            self.sent.append(part)

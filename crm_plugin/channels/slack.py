@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from ..core.chat import FileRef, LocationReply, MediaReply, Reply, TextReply
+from ..core.chat import FileRef, LocationReply, MediaReply, Reply, StatsReply, TextReply
 from ..core.i18n import N_
 from ..core.models import Platform
 from . import slack_inbound, slack_outbound
@@ -115,14 +115,17 @@ class SlackChannel(Channel):
                 return [self._post(chat_id, slack_outbound.map_link_text(reply), None)]
             if isinstance(reply, MediaReply):
                 return self._upload(chat_id, reply, files)
+            if isinstance(reply, StatsReply):
+                return self._send_stats(chat_id, reply, files)
         except _ERRORS as exc:
             raise slack_outbound.send_error(exc) from exc
         raise SendError(f"Slack cannot send {type(reply).__name__}", permanent=True)
 
-    def _post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None) -> str:
+    def _post(self, chat_id: str, text: str, blocks: list[dict[str, Any]] | None) -> str:
         # ``text``: Slack mrkdwn, already escaped; with blocks it is the notification and screen-reader fallback.
+        channel, thread_ts = slack_outbound.split_chat_id(chat_id)  # a lead's auto-reply goes in its thread
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks or None,
-                                                unfurl_links=False)
+                                                unfurl_links=False, thread_ts=thread_ts)
         return str(response["ts"])
 
     def _upload(self, channel: str, reply: MediaReply, files: FileStore) -> list[str]:
@@ -133,6 +136,30 @@ class SlackChannel(Channel):
         response = self.client.files_upload_v2(file_uploads=uploads, channel=channel,
                                                initial_comment=reply.caption or None)
         return [str(item["id"]) for item in response.get("files") or []]
+
+    def _send_stats(self, chat_id: str, reply: StatsReply, files: FileStore) -> list[str]:
+        """The chart uploaded into the person's direct message (files_upload_v2), the text as its comment, or
+        as a following message when it has buttons (a file comment carries none); the text alone without a
+        chart."""
+        data = files.chart_png(reply.chart_key) if reply.chart_key else None
+        text = TextReply(reply.text, reply.buttons)
+        if data is None:
+            return [self._post(chat_id, slack_outbound.escape(reply.text), slack_outbound.text_blocks(text))]
+        channel = self._direct_channel(chat_id)
+        comment = None if reply.buttons or len(reply.text) > slack_outbound.SECTION_LIMIT else reply.text
+        response = self.client.files_upload_v2(file=data, filename="chart.png", title="chart.png",
+                                               channel=channel, initial_comment=comment)
+        ids = [str(item["id"]) for item in response.get("files") or []]
+        if comment is None:
+            ids.append(self._post(channel, slack_outbound.escape(reply.text), slack_outbound.text_blocks(text)))
+        return ids
+
+    def _direct_channel(self, chat_id: str) -> str:
+        """The channel id of a person's direct message: files.completeUploadExternal takes channel ids only,
+        so a user id (U…/W…) is opened as a DM with conversations.open."""
+        if not chat_id.startswith(("U", "W")):
+            return chat_id
+        return str(self.client.conversations_open(users=chat_id)["channel"]["id"])
 
     def download(self, file: FileRef) -> bytes:
         # url_private(_download) needs the bot token; Slack answers a login page without it.
@@ -150,6 +177,24 @@ class SlackChannel(Channel):
         real_name = profile.get("real_name") or user.get("real_name") or ""
         return {"id": user.get("id", user_id), "name": profile.get("display_name") or real_name or user.get("name"),
                 "real_name": real_name or None, "email": profile.get("email"), "phone": profile.get("phone") or None}
+
+    def lead_channels(self) -> list[tuple[str, str]]:
+        """(id, name) of the channels the bot is in (conversations.list, public and private, not archived), for
+        the admin to choose which make leads. Raises SendError like send()."""
+        found: list[tuple[str, str]] = []
+        cursor = None
+        try:
+            for _page in range(50):  # 200 a page: 10 000 channels is more than any window company has
+                response = self.client.conversations_list(types="public_channel,private_channel",
+                                                          exclude_archived=True, limit=200, cursor=cursor)
+                found += [(str(c["id"]), str(c.get("name") or c["id"])) for c in response.get("channels") or []
+                          if c.get("is_member")]
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except _ERRORS as exc:
+            raise slack_outbound.send_error(exc) from exc
+        return sorted(found, key=lambda item: item[1])
 
     # --- account and webhook --------------------------------------------------------------------------
     def check(self) -> BotIdentity:
@@ -170,8 +215,9 @@ class SlackChannel(Channel):
             self.client.apps_connections_open(app_token=self.app_token.strip())
         except SlackApiError as exc:
             if exc.response.status_code < 500:
-                raise CredentialsError(f"Slack отклонил App-Level Token ({exc.response.get('error')}): нужен "
-                                       "токен xapp-… со scope connections:write и включённый Socket Mode") from exc
+                log.info("slack refused the app-level token: %s", exc)
+                raise CredentialsError("Slack отклонил токен уровня приложения: нужен токен xapp-… с правом "
+                                       "connections:write и включённый режим Socket Mode") from exc
             raise CredentialsError(_admin_words(exc)) from exc
         except _ERRORS as exc:
             raise CredentialsError(_admin_words(exc)) from exc
@@ -202,8 +248,21 @@ class SlackChannel(Channel):
             self._socket = None
 
 
+# Slack's error codes for a token, as the admin reads them.
+_ERROR_WORDS = {
+    "invalid_auth": "Slack не узнал токен: скопируйте токен бота (xoxb-…) целиком",
+    "not_authed": "Slack не получил токен: вставьте токен бота (xoxb-…)",
+    "token_revoked": "Этот токен Slack отозван: выпустите новый в настройках приложения",
+    "token_expired": "Срок этого токена Slack истёк: выпустите новый в настройках приложения",
+    "account_inactive": "Приложение Slack удалено или отключено в рабочем пространстве",
+}
+
+
 def _admin_words(exc: Exception) -> str:
+    """Russian for the admin; Slack's own English words go to the log only."""
+    log.info("slack refused a settings call: %s", exc)
     if isinstance(exc, SlackApiError) and exc.response.status_code < 500:
-        error = exc.response.get("error") if isinstance(exc.response.data, dict) else exc.response.status_code
-        return f"Slack отклонил токен ({error}): проверьте Bot User OAuth Token (xoxb-...)"
-    return f"Slack недоступен: {exc}"
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        return _ERROR_WORDS.get(str(error), "Slack отклонил токен: проверьте токен бота (начинается с xoxb-), "
+                                            "скопируйте его целиком")
+    return "Slack недоступен: сервер не ответил. Проверьте адрес API и доступ в интернет"

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from ..core.chat import ButtonPress, Document, Event, FileRef, Inbound, Photo, Sender, Text, check_inbound
 from ..core.untrusted import load_json
+from . import slack_outbound
 from .base import MalformedRequest, ParsedRequest
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,24 @@ def _message(event: dict[str, Any], parsed: ParsedRequest) -> None:
                                else [Text(text)] if text else [])
         parsed.inbound.extend(Inbound(sender, item, str(event["ts"])) for item in events)
     elif channel_type in LEAD_CHANNEL_TYPES and text.strip():
-        channel = str(event["channel"])
-        # No "name": the author is resolved later from user_id (SlackChannel.user_profile), never here.
-        parsed.leads.append({"source": f"slack:{channel}", "text": text, "user_id": str(event["user"]),
-                             "external_id": str(event["ts"])})
+        parsed.leads.append(channel_lead(event, text))
+
+
+def channel_lead(event: dict[str, Any], text: str) -> dict[str, Any]:
+    """A person's message in a channel as a lead capture (crm_plugin.inbound.leads). A reply in a thread
+    (``thread_ts`` other than its own ``ts``) makes no lead of its own: ``thread_of`` names the lead it joins.
+    No "name": the author is resolved later from user_id (SlackChannel.user_profile), never here."""
+    channel, ts = str(event["channel"]), str(event["ts"])
+    thread_ts = str(event.get("thread_ts") or "") or None
+    link = f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    lead = {"event": "message", "source": f"slack:{channel}", "channel": channel, "text": text,
+            "user_id": str(event["user"]), "external_id": f"slack:{channel}:{ts}", "chat_id": channel,
+            "thread_ts": thread_ts or ts, "link": link,
+            "reply_chat_id": slack_outbound.thread_chat_id(channel, thread_ts or ts)}  # the auto-reply: in the thread
+    if thread_ts and thread_ts != ts:
+        lead["thread_of"] = f"slack:{channel}:{thread_ts}"
+        lead["link"] = f"{link}?thread_ts={thread_ts}&cid={channel}"
+    return lead
 
 
 def _interaction(payload: dict[str, Any]) -> ParsedRequest:

@@ -55,6 +55,18 @@ def keyboard_blocks(rows: Keyboard) -> list[dict[str, Any]]:
     return blocks
 
 
+def thread_chat_id(channel: str, thread_ts: str) -> str:
+    """A chat id that answers in a message's thread: the outbox stays neutral (one opaque chat id) and only
+    SlackChannel reads the thread out of it. Channel ids are letters and digits, so ":" cannot be in one."""
+    return f"{channel}:{thread_ts}"
+
+
+def split_chat_id(chat_id: str) -> tuple[str, str | None]:
+    """(channel, thread_ts or None) of a chat id, plain or made by ``thread_chat_id``."""
+    channel, _, thread_ts = chat_id.partition(":")
+    return channel, thread_ts or None
+
+
 def map_link_text(reply: LocationReply) -> str:
     url = (f"https://www.openstreetmap.org/?mlat={reply.latitude:.6f}&mlon={reply.longitude:.6f}"
            f"#map=17/{reply.latitude:.6f}/{reply.longitude:.6f}")

@@ -33,6 +33,7 @@ from ..core.chat import (
     MediaReply,
     OutFile,
     Reply,
+    StatsReply,
     TextReply,
 )
 from ..core.crypto import webhook_secret_matches
@@ -51,6 +52,7 @@ from .base import (
     WebhookRequest,
 )
 from .registry import register
+from .stats_reply import ChartLocks, split_caption
 from .telegram_errors import CALL_ERRORS, send_error
 from .telegram_parse import parse_body, parse_update
 from .telegram_transport import Route, bound
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
+CAPTION_LIMIT = 1024  # characters of a photo's caption
 # my_chat_member: the person blocked (or unblocked) the bot; their link becomes UNREACHABLE at once.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 T = TypeVar("T")
@@ -83,6 +86,7 @@ class TelegramChannel(Channel):
         token = self.credentials.get("token") or ""
         self.route = Route(api_url, token, timeout)
         self.bot = telebot.TeleBot(token, threaded=False)
+        self._chart_locks = ChartLocks()  # a chart's first upload, waited for by the other threads
 
     @classmethod
     def deep_link(cls, bot: Bot, token: str) -> str | None:
@@ -121,6 +125,8 @@ class TelegramChannel(Channel):
         if isinstance(reply, LocationReply):
             message = self._call("sendLocation", self.bot.send_location, chat_id, reply.latitude, reply.longitude)
             return [str(message.message_id)]
+        if isinstance(reply, StatsReply):
+            return self._send_stats(chat_id, reply, files)
         raise TypeError(f"not a reply: {reply!r}")
 
     def _send_text(self, chat_id: str, reply: TextReply) -> str:
@@ -164,6 +170,49 @@ class TelegramChannel(Channel):
         if file.kind is FileKindOut.PHOTO:
             return self._call("sendPhoto", self.bot.send_photo, chat_id, media, caption=caption)
         return self._call("sendDocument", self.bot.send_document, chat_id, media, caption=caption)
+
+    def _send_stats(self, chat_id: str, reply: StatsReply, files: FileStore) -> list[str]:
+        """The chart with the text as its caption (the rest of a long text follows, buttons on the last
+        message); the text alone when there is no chart to send. Each chart is uploaded once per bot: the
+        threads sending it meanwhile wait for the file_id of the first upload."""
+        key = reply.chart_key
+        caption, rest = split_caption(reply.text, CAPTION_LIMIT)
+        markup = None if rest else render.keyboard(reply.buttons)
+        message = None
+        if key:
+            file_id = files.chart_cached_id(key)
+            if file_id is not None:
+                try:
+                    message = self._call("sendPhoto", self.bot.send_photo, chat_id, file_id,
+                                         caption=caption or None, reply_markup=markup)
+                except SendError as exc:
+                    if "file identifier" not in str(exc):  # else: an id this bot cannot use, upload afresh
+                        raise
+            if message is None:
+                with self._chart_locks(key):
+                    message = self._upload_chart(chat_id, key, caption, markup, files)
+        if message is None:
+            return [self._send_text(chat_id, TextReply(reply.text, reply.buttons))]
+        ids = [str(message.message_id)]
+        if rest:
+            ids.append(self._send_text(chat_id, TextReply(rest, reply.buttons)))
+        return ids
+
+    def _upload_chart(self, chat_id: str, key: str, caption: str, markup: render.Markup | None,
+                      files: FileStore) -> types.Message | None:
+        file_id = files.chart_cached_id(key)  # another thread's upload, while this one waited
+        if file_id is not None:
+            return self._call("sendPhoto", self.bot.send_photo, chat_id, file_id, caption=caption or None,
+                              reply_markup=markup)
+        data = files.chart_png(key)
+        if data is None:
+            return None
+        photo = types.InputFile(io.BytesIO(data), file_name="chart.png")
+        message = self._call("sendPhoto", self.bot.send_photo, chat_id, photo, caption=caption or None,
+                             reply_markup=markup)
+        if message.photo:
+            files.remember_chart(key, max(message.photo, key=lambda s: s.width * s.height).file_id)
+        return message
 
     @staticmethod
     def _upload(file: OutFile, files: FileStore) -> types.InputFile:
@@ -262,12 +311,16 @@ class TelegramChannel(Channel):
         except SendError as exc:
             cause = exc.__cause__
             if isinstance(cause, apihelper.ApiTelegramException):
+                log.info("telegram refused a settings call: %s", cause.description)  # its English words
                 if cause.error_code in (401, 404):
-                    raise CredentialsError(f"Telegram отклонил токен: {cause.description}") from exc
-                raise CredentialsError(f"Telegram ответил ошибкой: {cause.description}") from exc
+                    raise CredentialsError("Telegram отклонил токен: такого бота нет или токен отозван. "
+                                           "Скопируйте токен из @BotFather заново") from exc
+                raise CredentialsError(f"Telegram ответил ошибкой с кодом {cause.error_code}: попробуйте "
+                                       "позже") from exc
+            log.info("telegram settings call failed: %s", exc)  # the library's English words: for the log
             raise CredentialsError(
-                "Не удалось связаться с Telegram: сервер не ответил. Проверьте адрес API и доступ в интернет "
-                f"({exc})") from exc
+                "Не удалось связаться с Telegram: сервер не ответил. Проверьте адрес API и доступ в интернет"
+            ) from exc
 
 
 def _too_large(size: int) -> str:

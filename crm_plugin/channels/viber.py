@@ -20,7 +20,7 @@ import requests
 from viberbot import Api, BotConfiguration
 from viberbot.api.messages.message import Message
 
-from ..core.chat import FileRef, LocationReply, MediaReply, Reply, TextReply
+from ..core.chat import FileRef, LocationReply, MediaReply, Reply, StatsReply, TextReply
 from ..core.i18n import N_
 from ..core.models import Bot, Platform
 from . import viber_inbound, viber_outbound
@@ -110,6 +110,8 @@ class ViberChannel(Channel):
             messages = viber_outbound.render_media(reply, files, self.media_url)
         elif isinstance(reply, LocationReply):
             messages = viber_outbound.render_location(reply)
+        elif isinstance(reply, StatsReply):
+            messages = viber_outbound.render_stats(reply, files)
         else:
             raise SendError(f"Viber cannot send {type(reply).__name__}", permanent=True)
         for message in messages:
@@ -150,12 +152,24 @@ class ViberChannel(Channel):
             raise CredentialsError(_admin_words(exc)) from exc
 
 
+# Viber's status codes (its REST API's "status"), as the admin reads them.
+_STATUS_WORDS = {
+    1: "Viber не принял адрес вебхука: нужен публичный адрес https://",
+    2: "Viber отклонил токен: проверьте, что он скопирован из настроек бота целиком",
+    7: "Viber заблокировал этого бота",
+    8: "Viber не нашёл этого бота: проверьте токен",
+    9: "Viber приостановил этого бота",
+    12: "Viber просит подождать: слишком много запросов, попробуйте через минуту",
+}
+
+
 def _admin_words(exc: Exception) -> str:
+    """Russian for the admin; Viber's own English words go to the log only."""
+    logging.getLogger(__name__).info("viber refused a settings call: %s", exc)
     if isinstance(exc, ViberApiError):
-        if exc.status == 2:
-            return f"Viber отклонил токен ({exc.status_message}): проверьте токен бота"
-        return f"Viber ответил ошибкой {exc.status}: {exc.status_message}"
-    return f"Viber недоступен: {exc}"
+        return _STATUS_WORDS.get(exc.status, f"Viber ответил ошибкой с кодом {exc.status}: попробуйте позже "
+                                             "или проверьте настройки бота")
+    return "Viber недоступен: сервер не ответил. Проверьте адрес API и доступ в интернет"
 
 
 __all__ = ["ViberChannel"]

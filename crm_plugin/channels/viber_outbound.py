@@ -13,11 +13,13 @@ from viberbot.api.messages import FileMessage, LocationMessage, PictureMessage, 
 from viberbot.api.messages.data_types.location import Location
 from viberbot.api.messages.message import Message
 
-from ..core.chat import Button, ButtonKind, FileKindOut, Keyboard, LocationReply, MediaReply, TextReply
+from ..core.chat import Button, ButtonKind, FileKindOut, Keyboard, LocationReply, MediaReply, StatsReply, TextReply
 from .base import FileStore, SendError
+from .stats_reply import split_caption
 from .viber_inbound import BUTTON_PREFIX, SHARE_PHONE_TRACKING, START_PREFIX
 
 ROW_COLUMNS = 6  # a Viber keyboard row is 6 columns wide
+PICTURE_TEXT_LIMIT = 768  # characters of a picture message's description
 SHARE_PHONE_API = 4  # share-phone needs API 3, InputFieldState (hiding the input field) API 4
 LOCATION_PICKER_API = 3
 
@@ -173,6 +175,19 @@ def render_media(reply: MediaReply, files: FileStore, media_url: Callable[[int],
     if caption:  # documents only: Viber file messages have no caption, so it goes as a text first
         messages.insert(0, TextMessage(text=caption))
     return messages
+
+
+def render_stats(reply: StatsReply, files: FileStore) -> list[Message]:
+    """The chart as a picture message by its public .png link, the text as its description (the rest of a
+    long text follows as a text message, the keyboard with the last message); the text alone without a chart."""
+    url = files.chart_url(reply.chart_key) if reply.chart_key else None
+    if url is None:
+        return [render_text(TextReply(reply.text, reply.buttons))]
+    caption, rest = split_caption(reply.text, PICTURE_TEXT_LIMIT)
+    if rest:
+        return [PictureMessage(media=url, text=caption), render_text(TextReply(rest, reply.buttons))]
+    keyboard = render_keyboard(reply.buttons) if reply.buttons else None
+    return [PictureMessage(media=url, text=caption, keyboard=keyboard)]
 
 
 def render_location(reply: LocationReply) -> list[Message]:

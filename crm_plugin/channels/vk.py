@@ -19,6 +19,7 @@ import io
 import logging
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -37,6 +38,7 @@ from ..core.chat import (
     MediaReply,
     OutFile,
     Reply,
+    StatsReply,
     TextReply,
 )
 from ..core.crypto import webhook_secret_digest, webhook_secret_matches
@@ -56,6 +58,7 @@ from .base import (
 )
 from .http_fetch import fetch_limited
 from .registry import register
+from .stats_reply import ChartLocks, split_caption
 from .vk_errors import CALL_ERRORS, TOO_MANY_REQUESTS, send_error
 from .vk_parse import load_body, parse_event
 
@@ -64,6 +67,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "5.199"
 VK_METHOD_PREFIX = "https://api.vk.ru/method/"
 ATTACHMENTS_PER_MESSAGE = 10
+MESSAGE_LIMIT = 4096  # characters of one messages.send text
 CALLBACK_TITLE = "crm_plugin"
 
 
@@ -86,8 +90,9 @@ class VkChannel(Channel):
     label = N_("ВКонтакте")
     credential_fields = (
         CredentialField("token", N_("Ключ доступа сообщества"), N_("Управление → Работа с API → Ключи доступа")),
+        # Optional: check() fetches it (groups.getCallbackConfirmationCode) when the token may read it.
         CredentialField("confirmation", N_("Строка подтверждения"),
-                        N_("Callback API: строка, которую должен вернуть сервер"), secret=False),
+                        N_("Callback API: строка, которую должен вернуть сервер"), secret=False, required=False),
         CredentialField("secret", N_("Секретный ключ"), N_("Callback API: поле «Секретный ключ»")),
     )
     api_url_setting = "vk_api_url"
@@ -103,6 +108,7 @@ class VkChannel(Channel):
         self.vk = vk_api.VkApi(token=self.credentials.get("token"), api_version=API_VERSION, session=self.session,
                                config=MemoryConfig)
         self.vk.RPS_DELAY = 1 / self.per_bot_rate  # vk_api spaces calls for a user token (3/s); ours may do 20/s
+        self._chart_locks = ChartLocks()  # a chart's first upload, waited for by the other threads
         self.vk.error_handlers.pop(TOO_MANY_REQUESTS, None)
         self.api = self.vk.get_api()
         self.upload = VkUpload(self.vk)
@@ -129,6 +135,16 @@ class VkChannel(Channel):
 
     def parse(self, request: WebhookRequest) -> ParsedRequest:
         return parse_event(load_body(request.body), self.credentials.get("confirmation"))
+
+    def user_profile(self, user_id: str) -> dict[str, Any]:
+        """users.get for a lead's author (crm_plugin.channels.base.ProfileLookup): id and "First Last".
+        Raises SendError like send(): 5xx, error 6/10, time-outs are transient; an unknown user is permanent."""
+        users = self._call("users.get", user_ids=user_id)
+        if not users:
+            raise SendError(f"VK users.get: no user {user_id}", permanent=True)
+        user = users[0]
+        name = " ".join(str(part) for part in (user.get("first_name"), user.get("last_name")) if part)
+        return {"id": str(user.get("id", user_id)), "name": name or None}
 
     def acknowledge(self, inbound: Inbound) -> None:
         """Answer a pressed callback button (messages.sendMessageEventAnswer) so its spinner stops."""
@@ -159,12 +175,46 @@ class VkChannel(Channel):
         if isinstance(reply, LocationReply):
             return [self._send_message(chat_id, message_key, 0, lat=reply.latitude, long=reply.longitude,
                                        message=reply.title)]
+        if isinstance(reply, StatsReply):
+            return self._send_stats(chat_id, reply, files, message_key)
         raise TypeError(f"not a reply: {reply!r}")
 
     def _send_message(self, chat_id: str, message_key: int | None, part: int, **fields: Any) -> str:
         random_id = (message_key * 16 + part) % 2**31 if message_key is not None else secrets.randbelow(2**31)
         values = {k: v for k, v in fields.items() if v is not None}
         return str(self._call("messages.send", peer_id=chat_id, random_id=random_id, **values))
+
+    def _send_stats(self, chat_id: str, reply: StatsReply, files: FileStore, message_key: int | None) -> list[str]:
+        """The chart as a photo attachment (uploaded once per bot: photos.getMessagesUploadServer, the upload,
+        photos.saveMessagesPhoto) with the text and keyboard in the same message; a text longer than a
+        message goes on in a second one. The text alone without a chart."""
+        key = reply.chart_key
+        attachment = None
+        if key:
+            attachment = files.chart_cached_id(key)
+            if attachment is None:
+                with self._chart_locks(key):
+                    attachment = files.chart_cached_id(key) or self._upload_chart(chat_id, key, files)
+        text, rest = split_caption(reply.text, MESSAGE_LIMIT)
+        keyboard = render.keyboard_json(reply.buttons)
+        ids = [self._send_message(chat_id, message_key, 0, message=text or None, attachment=attachment,
+                                  keyboard=None if rest else keyboard)]
+        if rest:
+            ids.append(self._send_message(chat_id, message_key, 1, message=rest, keyboard=keyboard))
+        return ids
+
+    def _upload_chart(self, chat_id: str, key: str, files: FileStore) -> str | None:
+        data = files.chart_png(key)
+        if data is None:
+            return None
+        stream = io.BytesIO(data)
+        stream.name = "chart.png"  # vk_api names the upload after it
+        try:
+            attachment = _attachment("photo", self.upload.photo_messages(stream, peer_id=chat_id)[0])
+        except CALL_ERRORS as exc:
+            raise send_error(exc, "upload of a chart") from exc
+        files.remember_chart(key, attachment)
+        return attachment
 
     def _upload(self, chat_id: str, file: OutFile, files: FileStore) -> str:
         data = io.BytesIO(files.read(file.crm_file_id))
@@ -188,7 +238,28 @@ class VkChannel(Channel):
     def check(self) -> BotIdentity:
         answer = self._admin_call("groups.getById", **self._group())
         group = (answer.get("groups") or [{}])[0] if isinstance(answer, dict) else answer[0]
-        return BotIdentity(id=str(group["id"]), name=group.get("name", ""), username=group.get("screen_name"))
+        return VkIdentity(id=str(group["id"]), name=group.get("name", ""), username=group.get("screen_name"),
+                          confirmation=self._fetched_confirmation(str(group["id"])))
+
+    def _fetched_confirmation(self, group_id: str) -> str | None:
+        """The Callback API confirmation code, when the token may read it (a community token with the
+        «Управление сообществом» right); None otherwise: the admin types it from the community's settings."""
+        try:
+            return str(self._call("groups.getCallbackConfirmationCode", group_id=group_id)["code"])
+        except (SendError, KeyError, TypeError) as exc:
+            log.info("VK: the confirmation code was not fetched (%s); the typed one is kept", exc)
+            return None
+
+    @classmethod
+    def stored_credentials(cls, credentials: Mapping[str, str], identity: BotIdentity | None) -> dict[str, str]:
+        """The typed credentials; the confirmation code VK gave on check() replaces a typed one."""
+        stored = dict(credentials)
+        fetched = identity.confirmation if isinstance(identity, VkIdentity) else None
+        if fetched:
+            stored["confirmation"] = fetched
+        if identity is not None and identity.id and not stored.get("group_id"):
+            stored["group_id"] = identity.id
+        return stored
 
     def set_webhook(self, url: str, secret: str) -> None:
         """Add (or update) our callback server and subscribe it to messages and button presses."""
@@ -202,8 +273,10 @@ class VkChannel(Channel):
             server_id = ours["id"]
             self._admin_call("groups.editCallbackServer", group_id=group_id, server_id=server_id, url=url,
                              title=CALLBACK_TITLE, secret_key=secret)
+        # The lead events too (crm_plugin.channels.vk_leads): which of them count is the bot's lead settings.
         self._admin_call("groups.setCallbackSettings", group_id=group_id, server_id=server_id,
-                         api_version=API_VERSION, message_new=1, message_event=1)
+                         api_version=API_VERSION, message_new=1, message_event=1, wall_reply_new=1,
+                         wall_post_new=1, lead_forms_new=1)
 
     def confirmation_code(self) -> str:
         """The string VK expects back from the confirmation event, for credentials["confirmation"]."""
@@ -272,9 +345,17 @@ class VkChannel(Channel):
                 raise CredentialsError(f"{prefix}: {cause.error.get('error_msg')}") from exc
             if isinstance(cause, ApiHttpError):
                 raise CredentialsError(f"VK ответил HTTP {cause.response.status_code}; попробуйте позже") from exc
+            log.info("vk settings call failed: %s", exc)  # the library's English words: for the log
             raise CredentialsError(
-                f"Не удалось связаться с VK: сервер не ответил. Проверьте адрес API и доступ в интернет ({exc})"
+                "Не удалось связаться с VK: сервер не ответил. Проверьте адрес API и доступ в интернет"
             ) from exc
+
+
+@dataclass(frozen=True)
+class VkIdentity(BotIdentity):
+    """The community, and the Callback API confirmation code when the token could read it."""
+
+    confirmation: str | None = None
 
 
 def _attachment(kind: str, item: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from ..core.chat import (
     check_inbound,
 )
 from ..core.untrusted import load_json
+from . import vk_leads
 from .base import MalformedRequest, ParsedRequest
 
 GROUP_PEER_OFFSET = 2_000_000_000  # peer ids of group chats start here
@@ -53,11 +54,20 @@ def parse_event(data: dict[str, Any], confirmation: str | None) -> ParsedRequest
     try:
         if kind == "message_new":
             parsed.inbound = [check_inbound(item) for item in _message_new(data["object"])]
+            parsed.leads = vk_leads.message_lead(data["object"], _group_id(data), parsed.inbound)
         elif kind == "message_event":
             parsed.inbound = [check_inbound(_message_event(data["object"]))]
+        elif kind in vk_leads.LEAD_ONLY_EVENTS:
+            parsed.leads = vk_leads.event_leads(kind, data["object"], _group_id(data))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedRequest(f"the {kind} event is not shaped like VK's: {exc!r}") from exc
     return parsed
+
+
+def _group_id(data: dict[str, Any]) -> int | None:
+    """The community's id (VK sends it positive); None when the event does not say."""
+    group_id = data.get("group_id")
+    return abs(group_id) if isinstance(group_id, int) and not isinstance(group_id, bool) else None
 
 
 def _message_new(obj: dict[str, Any]) -> list[Inbound]:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core.chat import FileRef, Reply, Sender
+from ..core.chat import FileRef, Reply, Sender, StatsReply
 from ..core.i18n import N_
 from ..core.models import Bot, EmployeeLink, LinkStatus, Platform, utcnow
 from ..host import User
@@ -54,7 +54,10 @@ class WebChannel(Channel):
         raise MalformedRequest("the web chat has no webhook")
 
     def send(self, chat_id: str, reply: Reply, files: FileStore, *, message_key: int | None = None) -> list[str]:
-        # The reply is already in the log, which is what the chat page shows; its row names it.
+        # The reply is already in the log, which is what the chat page shows; its row names it. A chart is
+        # drawn now, in the worker, so the page only reads the stored PNG (or the row notes why there is none).
+        if isinstance(reply, StatsReply) and reply.chart_key:
+            files.chart_png(reply.chart_key)
         return [f"web:{message_key}" if message_key is not None else f"web:{uuid.uuid4().hex}"]
 
     def download(self, file: FileRef) -> bytes:

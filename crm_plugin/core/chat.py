@@ -167,9 +167,25 @@ class LocationReply:
     title: str | None = None
 
 
-Reply = Union[TextReply, MediaReply, LocationReply]
+@dataclass(frozen=True)
+class StatsReply:
+    """A statistics answer: a chart image with ``text`` as its caption where the platform's caption limit
+    allows (the rest follows as a text message), ``buttons`` under the last message.
 
-_REPLY_TYPES: dict[str, type] = {"text": TextReply, "media": MediaReply, "location": LocationReply}
+    ``chart_key`` names the chart in crm_plugin.delivery.charts (stored with the reply's transaction, rendered
+    to PNG once in the worker, uploaded once per bot where the platform keeps files); None, or a chart that
+    cannot be rendered, sends the text alone: a chart is never the reason a message is lost.
+    """
+
+    text: str
+    chart_key: str | None = None
+    buttons: Keyboard = ()
+
+
+Reply = Union[TextReply, MediaReply, LocationReply, StatsReply]
+
+_REPLY_TYPES: dict[str, type] = {"text": TextReply, "media": MediaReply, "location": LocationReply,
+                                 "stats": StatsReply}
 _REPLY_KINDS = {cls: kind for kind, cls in _REPLY_TYPES.items()}
 
 
@@ -184,16 +200,21 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
 def reply_from_dict(data: dict[str, Any]) -> Reply:
     kind = data["type"]
     if kind == "text":
-        rows = tuple(tuple(Button(b["label"], ButtonKind(b["kind"]), b.get("payload"), b.get("url")) for b in row)
-                     for row in data.get("buttons", ()))
-        return TextReply(data["text"], rows, bool(data.get("remove_keyboard", False)))
+        return TextReply(data["text"], _keyboard(data.get("buttons", ())), bool(data.get("remove_keyboard", False)))
     if kind == "media":
         files = tuple(OutFile(FileKindOut(f["kind"]), f["crm_file_id"], f["name"], f["content_type"])
                       for f in data["files"])
         return MediaReply(files, data.get("caption"))
     if kind == "location":
         return LocationReply(data["latitude"], data["longitude"], data.get("title"))
+    if kind == "stats":
+        return StatsReply(data["text"], data.get("chart_key"), _keyboard(data.get("buttons", ())))
     raise ValueError(f"unknown reply type {kind!r}")
+
+
+def _keyboard(rows: Any) -> Keyboard:
+    return tuple(tuple(Button(b["label"], ButtonKind(b["kind"]), b.get("payload"), b.get("url")) for b in row)
+                 for row in rows)
 
 
 PREVIEW_LENGTH = 500  # the message log's preview column (crm_plugin.core.models.Message.preview)
@@ -211,6 +232,8 @@ def reply_preview(reply: Reply) -> str:
     if isinstance(reply, MediaReply):
         names = ", ".join(f.name for f in reply.files)
         return preview_text(f"[{len(reply.files)} файл(ов)] {reply.caption or ''} {names}".strip())
+    if isinstance(reply, StatsReply):
+        return preview_text(f"[график] {reply.text}" if reply.chart_key else reply.text)
     return preview_text(f"[геоточка] {reply.latitude:.5f}, {reply.longitude:.5f} {reply.title or ''}".strip())
 
 
@@ -296,6 +319,6 @@ def _plain(value: Any) -> Any:
 __all__ = [
     "Button", "ButtonKind", "ButtonPress", "Contact", "Document", "Event", "FileKindOut", "FileRef", "Inbound",
     "Keyboard", "Location", "LocationReply", "MediaReply", "OutFile", "PREVIEW_LENGTH", "Photo", "Reply", "Sender",
-    "Start", "Text", "TextReply", "check_inbound", "event_preview", "preview_text", "reply_from_dict", "reply_kind",
-    "reply_preview", "reply_to_dict",
+    "Start", "StatsReply", "Text", "TextReply", "check_inbound", "event_preview", "preview_text", "reply_from_dict",
+    "reply_kind", "reply_preview", "reply_to_dict",
 ]

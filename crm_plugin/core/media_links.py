@@ -31,3 +31,26 @@ def file_id_of(signing_key: str, token: str) -> int | None:
     except BadSignature:
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# Statistics charts (issue 9): Viber wants the picture URL's last path segment to end in .png.
+
+def _chart_serializer(signing_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(signing_key, salt="crm_plugin/chart")
+
+
+def chart_url(settings: Settings, signing_key: str, chart_key: str) -> str:
+    """A public, signed, expiring link to a stored chart's PNG, ending in ``.png``."""
+    base = settings.public_base()
+    if base is None:
+        raise LookupError("CRM_PLUGIN_PUBLIC_URL is not set: platforms cannot fetch charts from this CRM")
+    return f"{base}/media/chart/{_chart_serializer(signing_key).dumps(chart_key)}.png"
+
+
+def chart_key_of(signing_key: str, token: str) -> str | None:
+    """The chart key a link names (``token`` without ``.png``), None when forged, broken or expired."""
+    try:
+        value = _chart_serializer(signing_key).loads(token, max_age=MEDIA_URL_TTL)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None

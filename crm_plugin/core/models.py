@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -136,9 +137,13 @@ class EmployeeLink(Base):
     language: Mapped[str | None] = mapped_column(CleanString(8))
     display_name: Mapped[str | None] = mapped_column(CleanString(200))  # the messenger's name for the person
     subscribed_stats: Mapped[bool] = mapped_column(default=False)
+    # «Заявки из каналов» to a manager with «Взять» (issue 10, 0010); managers only, on unless they switch it off
+    subscribed_leads: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     bound_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A try-out (web chat): gets no company notifications and does not count as bound (issue 12, 0012).
+    trial: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     bot: Mapped[Bot] = relationship(back_populates="links")
 
@@ -295,3 +300,193 @@ class JobOffer(Base):
     job_id: Mapped[int] = mapped_column(BigInteger)  # the CRM's job id
     crm_user_id: Mapped[int] = mapped_column(BigInteger)
     offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# statistics charts (issue 9): each distinct chart once by its key, its PNG once rendered, its upload per bot
+
+
+class StatsChart(Base):
+    """A statistics chart named by ``crm_plugin.stats.charts.chart_key``: its plotly figure, stored when the
+    first reply naming it is enqueued, and its PNG once the worker has drawn it (or why it could not)."""
+
+    __tablename__ = "crm_plugin_charts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="")
+    figure: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    width: Mapped[int]
+    height: Mapped[int]
+    png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(CleanText())  # why the last render gave no image
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rendered_at: Mapped[datetime | None]
+
+
+class StatsChartUpload(Base):
+    """A chart already on a platform for one bot (Telegram file_id, VK ``photo<owner>_<id>``): sent again by
+    that id instead of its bytes."""
+
+    __tablename__ = "crm_plugin_chart_uploads"
+    __table_args__ = (UniqueConstraint("bot_id", "chart_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"))
+    chart_key: Mapped[str] = mapped_column(String(200))
+    platform_file_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- statistics sends and schedules (issue 9: instant send, schedules) --------------------------------------
+
+class StatsSchedule(Base):
+    """A statistics send that repeats: daily, on chosen weekdays, or on a day of the month, at ``time``
+    (``HH:MM``) in the company's zone, over a relative period, to all subscribers, chosen roles or people."""
+
+    __tablename__ = "crm_plugin_stats_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(CleanString(200), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    frequency: Mapped[str] = mapped_column(String(16), default="daily")  # daily, weekly, monthly
+    weekdays: Mapped[str] = mapped_column(String(32), default="")  # weekly: "0,2,4" (Monday is 0)
+    month_day: Mapped[int | None]  # monthly: 1..28, or 0 for the last day of the month
+    time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM, company time
+    period: Mapped[str] = mapped_column(String(16), default="yesterday")  # a crm_plugin.stats Preset value
+    metrics: Mapped[str] = mapped_column(CleanText(), default="")  # metric keys, comma-separated
+    audience: Mapped[str] = mapped_column(String(16), default="subscribers")  # subscribers, roles, people
+    roles: Mapped[str] = mapped_column(String(100), default="")  # comma-separated Role values
+    people: Mapped[str] = mapped_column(CleanText(), default="")  # comma-separated CRM user ids
+    skip_empty: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StatsRun(Base):
+    """One statistics send: an admin's «Отправить сейчас» (``schedule_id`` None, waiting as ``pending`` until
+    a worker fans it out) or a schedule's due time. The unique (schedule_id, due_at) makes a due time fire
+    once however many workers look: whoever inserts the row sends. A skipped due time (empty figures, too
+    late after downtime) is a row too, with ``note`` saying why."""
+
+    __tablename__ = "crm_plugin_stats_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crm_plugin_stats_schedules.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending, sent, skipped, failed
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)  # metrics, period token, audience, roles, people
+    requested_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin's CRM user id
+    recipients: Mapped[int] = mapped_column(default=0)
+    renders: Mapped[int] = mapped_column(default=0)  # distinct charts of the send
+    note: Mapped[str | None] = mapped_column(CleanText())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class StatsRunMessage(Base):
+    """An outbox row a statistics send enqueued: the run's progress is its rows' statuses."""
+
+    __tablename__ = "crm_plugin_stats_run_messages"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_stats_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("crm_plugin_messages.id", ondelete="CASCADE"),
+        primary_key=True, index=True)
+
+
+# --- statistics access (issue 9: who sees what) ----------------------------------------------------------
+
+class StatsAccess(Base):
+    """A metric the admin has taken away from a role (crm_plugin.stats.access): no row, the role sees the
+    metric as far as the rule lets it. ``metric_key`` is the CRM's MetricSpec.key."""
+
+    __tablename__ = "crm_plugin_stats_access"
+    __table_args__ = (UniqueConstraint("role", "metric_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # crm_plugin.host.Role value: admin, manager, measurer, installer
+    metric_key: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# notification templates (issue 12): the texts of the notifications the company edits in the admin
+
+
+class NotificationTemplate(Base):
+    """The company's own text of one notification (``event``, see crm_plugin.bot.templates) in one language;
+    no row: the default text."""
+
+    __tablename__ = "crm_plugin_notification_templates"
+    __table_args__ = (UniqueConstraint("event", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(CleanText())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- channel leads (issue 10): what each bot takes as a lead, and who was offered which lead ----------------
+
+VK_LEAD_EVENTS = ("message_new", "wall_reply_new", "wall_post_new", "lead_forms_new")
+
+
+class LeadSettings(Base):
+    """A bot's lead sources (crm_plugin.inbound.leads); no row: every VK event type counts, every Slack channel
+    the bot is in, no auto-reply. Only bots with ``Bot.leads_enabled`` take leads at all."""
+
+    __tablename__ = "crm_plugin_lead_settings"
+
+    bot_id: Mapped[int] = mapped_column(ForeignKey("crm_plugin_bots.id", ondelete="CASCADE"), primary_key=True)
+    vk_events: Mapped[str] = mapped_column(String(200), default=",".join(VK_LEAD_EVENTS))  # comma-separated
+    slack_channels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # channel id -> name; empty: all
+    auto_reply: Mapped[bool] = mapped_column(default=False)
+    auto_reply_text: Mapped[str | None] = mapped_column(CleanText())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def vk_event_set(self) -> frozenset[str]:
+        return frozenset(e.strip() for e in (self.vk_events or "").split(",") if e.strip())
+
+
+class LeadOffer(Base):
+    """A lead shown to a manager with «Взять» (crm_plugin.bot.lead_offers): they are the ones told who took it."""
+
+    __tablename__ = "crm_plugin_lead_offers"
+    __table_args__ = (UniqueConstraint("lead_id", "crm_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(BigInteger)  # the CRM's lead id
+    crm_user_id: Mapped[int] = mapped_column(BigInteger)
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- field staff route (issue 12): the morning route's time and the mark of each route sent ------------------
+
+class RouteSettings(Base):
+    """When the morning route goes out (crm_plugin.bot.route): one row, id 1; no row: 08:00 company time,
+    Monday to Saturday."""
+
+    __tablename__ = "crm_plugin_route_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    send_at: Mapped[str] = mapped_column(String(5), default="08:00")  # HH:MM, the company's time zone
+    weekdays: Mapped[str] = mapped_column(String(7), default="012345")  # Monday is 0
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RouteSent(Base):
+    """A morning route claimed for one person and company day: the unique row makes several workers send it
+    once."""
+
+    __tablename__ = "crm_plugin_route_sent"
+    __table_args__ = (UniqueConstraint("crm_user_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crm_user_id: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[str] = mapped_column(String(10))  # ISO date of the company's day
+    jobs: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

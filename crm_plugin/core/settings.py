@@ -54,6 +54,7 @@ class Settings:
     worker_lease: float
     worker_poll: float
     send_max_attempts: int
+    lead_dedupe_days: int  # channel leads: same phone or e-mail within this many days joins the lead
 
     @cached_property
     def tz(self) -> ZoneInfo:

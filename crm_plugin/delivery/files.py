@@ -12,8 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.db import Database
+from ..core.media_links import chart_url
 from ..core.models import FileCache
+from ..core.settings import Settings
 from ..host import CrmGateway
+from . import charts
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +25,14 @@ class CachedFileStore:
     """A ``crm_plugin.channels.base.FileStore`` for one bot. Call it inside an app context (the gateway
     may need one)."""
 
-    def __init__(self, db: Database, gateway: CrmGateway, bot_id: int) -> None:
+    def __init__(self, db: Database, gateway: CrmGateway, bot_id: int, *, settings: Settings | None = None,
+                 signing_key: str = "") -> None:
         self.db = db
         self.gateway = gateway
         self.bot_id = bot_id
+        self.settings = settings  # for public chart links (Viber); None: none can be made
+        self.signing_key = signing_key
+        self.chart_note: str | None = None  # why a chart did not go with its text, for the message log
 
     def cached_id(self, crm_file_id: int) -> str | None:
         with self.db.session() as session:
@@ -48,3 +55,34 @@ class CachedFileStore:
         except IntegrityError:
             # Another sender cached the same file a moment ago: either id works.
             log.debug("file %s of bot %s cached concurrently", crm_file_id, self.bot_id)
+
+    # statistics charts
+
+    def chart_png(self, chart_key: str) -> bytes | None:
+        data, why = charts.images_for(self.db).png(chart_key)
+        if data is None:
+            self.chart_note = f"chart not sent, the text went alone: {why}"
+        return data
+
+    def chart_url(self, chart_key: str) -> str | None:
+        data = self.chart_png(chart_key)  # drawn here, in the worker: the link's request only reads it
+        if data is None:
+            return None
+        if len(data) >= charts.VIBER_LIMIT:
+            self.chart_note = f"chart not sent, the text went alone: {len(data)} bytes, over Viber's 1 MB"
+            return None
+        if self.settings is None:
+            self.chart_note = "chart not sent, the text went alone: no settings to make a public link"
+            return None
+        try:
+            return chart_url(self.settings, self.signing_key, chart_key)
+        except LookupError as error:
+            self.chart_note = f"chart not sent, the text went alone: {error}"
+            return None
+
+    def chart_cached_id(self, chart_key: str) -> str | None:
+        with self.db.session() as session:
+            return charts.uploaded_id(session, self.bot_id, chart_key)
+
+    def remember_chart(self, chart_key: str, platform_file_id: str) -> None:
+        charts.remember_upload(self.db, self.bot_id, chart_key, platform_file_id)

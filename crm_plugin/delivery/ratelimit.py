@@ -54,6 +54,12 @@ class RateLimiter(abc.ABC):
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         """Allow nothing under these limits for ``seconds`` (the platform answered 429)."""
 
+    @abc.abstractmethod
+    def available_in(self, limits: Sequence[Limit], *, cost: int = 1) -> float:
+        """Seconds until ``cost`` slots could be taken under every limit (0: now); takes nothing. The worker
+        asks it before claiming a bot's rows, so it skips a bot whose budget is spent instead of holding a
+        sender thread on it."""
+
 
 class MemoryRateLimiter(RateLimiter):
     """Limits of this process only: the embedded worker, or a single worker process."""
@@ -79,6 +85,15 @@ class MemoryRateLimiter(RateLimiter):
                 self._tat[limit.key] = tat + cost * limit.interval
             self._forget_old(now)
             return Reservation(True, wait)
+
+    def available_in(self, limits: Sequence[Limit], *, cost: int = 1) -> float:
+        with self._lock:
+            now = self._clock()
+            send_at = now
+            for limit in limits:
+                tat = max(self._tat.get(limit.key, now), now)
+                send_at = max(send_at, tat + (cost - 1) * limit.interval - limit.tolerance)
+            return send_at - now
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         with self._lock:
@@ -123,6 +138,21 @@ end
 return {1, wait}
 """
 
+# KEYS and ARGV as in _RESERVE_SCRIPT, without max_wait; returns wait_us and sets nothing.
+_AVAILABLE_SCRIPT = """
+local cost = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local send_at = now
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local allowed = tat + (cost - 1) * tonumber(ARGV[2 * i]) - tonumber(ARGV[1 + 2 * i])
+  if allowed > send_at then send_at = allowed end
+end
+return send_at - now
+"""
+
 # KEYS: one per limit. ARGV: block_us, then tolerance_us per key.
 _BLOCK_SCRIPT = """
 local t = redis.call('TIME')
@@ -154,6 +184,7 @@ class RedisRateLimiter(RateLimiter):
         self._prefix = prefix
         self._reserve = self._client.register_script(_RESERVE_SCRIPT)
         self._block = self._client.register_script(_BLOCK_SCRIPT)
+        self._available = self._client.register_script(_AVAILABLE_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._down = False
         self._errors: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
@@ -172,6 +203,17 @@ class RedisRateLimiter(RateLimiter):
             return self._fallback.reserve(limits, max_wait=max_wait, cost=cost)
         self._down = False
         return Reservation(bool(granted), int(wait_us) / _US)
+
+    def available_in(self, limits: Sequence[Limit], *, cost: int = 1) -> float:
+        args: list[Any] = [cost]
+        for limit in limits:
+            args += [int(limit.interval * _US), int(limit.tolerance * _US)]
+        try:
+            wait_us = self._available(keys=[self._prefix + limit.key for limit in limits], args=args)
+        except self._errors as error:
+            self._note_down(error)
+            return self._fallback.available_in(limits, cost=cost)
+        return max(0, int(wait_us)) / _US
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         args = [int(seconds * _US)] + [int(limit.tolerance * _US) for limit in keys]

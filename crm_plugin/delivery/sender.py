@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -115,6 +116,8 @@ class ClaimHandler:
         self.policy = policy
         self.channels = ChannelCache(state)
         self.on_reschedule = on_reschedule
+        # Set by the worker: it writes SENT outcomes in its next claim's transaction, one commit for many.
+        self.settle_sent: Callable[[int, dict[str, Any]], None] | None = None
         self.handle_received = handle_received
 
     # --- outgoing ------------------------------------------------------------------------------------
@@ -131,13 +134,22 @@ class ClaimHandler:
         limits = self._limits(entry.channel, bot.id, message.chat_id)
         reservation = self.limiter.reserve(limits, max_wait=self.policy.max_hold, cost=_cost(reply))
         if not reservation.granted:
-            self._later(message, reservation.wait, error=None)  # our own pacing: not an attempt
+            # Our own pacing, not an attempt. Due a little before the slot: claimed again then, the row waits
+            # out the rest here and goes at the slot itself, not a claim's round trip after it.
+            self._later(message, max(0.0, reservation.wait - self.policy.max_hold / 2), error=None)
             return
         if reservation.wait > 0:
+            planned = time.monotonic() + reservation.wait
             time.sleep(reservation.wait)
+            if time.monotonic() - planned > 0.002:
+                # Woken late (a busy machine): count the send from now under each limit, so the next slots keep
+                # their spacing after this one and the platform never sees more than its limit in any window.
+                for limit in limits:
+                    self.limiter.block([limit], limit.interval)
         try:
             # The row's id is the message key: every retry of this row carries it (VK's random_id).
-            platform_ids = entry.channel.send(message.chat_id, reply, self._files(bot.id), message_key=message.id)
+            files = self._files(bot.id)
+            platform_ids = entry.channel.send(message.chat_id, reply, files, message_key=message.id)
         except SendError as error:
             self._send_failed(message, error, limits, entry.secrets)
         except (ValueError, TypeError) as error:  # the reply cannot be rendered for this platform
@@ -147,24 +159,30 @@ class ClaimHandler:
             log.error("message %s: unexpected error while sending\n%s", message.id, text)
             self._retry(message, scrub(f"{type(error).__name__}: {error}", entry.secrets))
         else:
+            outcome = {"platform_ids": platform_ids, "now": utcnow(), "note": files.chart_note}  # note: a chart
+            if self.settle_sent is not None:  # that stayed behind
+                self.settle_sent(message.id, outcome)  # the worker writes it with its next claim
+                return
             with self.state.db.session() as session:
-                if not claim.mark_sent(session, message.id, self.worker_id, platform_ids=platform_ids,
-                                       now=utcnow()):
-                    log.warning("message %s was sent, but its claim had lapsed to another worker", message.id)
+                settle_sent(session, message.id, self.worker_id, outcome)
 
     def _limits(self, channel: Channel, bot_id: int, chat_id: str) -> list[Limit]:
         margin = self.policy.rate_margin
         per_chat = self.policy.per_chat_rate or channel.per_chat_rate
         # One Redis hash tag per bot, so every key of one reservation lives in one cluster slot.
-        limits = [Limit(f"{{bot{bot_id}}}:chat:{chat_id}", per_chat * margin),
-                  Limit(f"{{bot{bot_id}}}:bot", channel.per_bot_rate * margin)]
+        limits = [Limit(f"{{bot{bot_id}}}:chat:{chat_id}", per_chat * margin), self.bot_limit(channel, bot_id)]
         group_rate = channel.group_rate(chat_id)
         if group_rate:
             limits.append(Limit(f"{{bot{bot_id}}}:group:{chat_id}", group_rate * margin))
         return limits
 
+    def bot_limit(self, channel: Channel, bot_id: int) -> Limit:
+        """The whole bot's limit (the second of ``_limits``): the worker checks it before claiming."""
+        return Limit(f"{{bot{bot_id}}}:bot", channel.per_bot_rate * self.policy.rate_margin)
+
     def _files(self, bot_id: int) -> CachedFileStore:
-        return CachedFileStore(self.state.db, self.state.gateway, bot_id)
+        return CachedFileStore(self.state.db, self.state.gateway, bot_id, settings=self.state.settings,
+                               signing_key=self.state.signing_key)
 
     def _send_failed(self, message: Message, error: SendError, limits: list[Limit], secrets: list[str]) -> None:
         text = scrub(str(error), secrets)
@@ -254,6 +272,12 @@ class ClaimHandler:
             log.error("message %s: the bot failed\n%s", message.id,
                       scrub("".join(traceback.format_exception(error)), secrets))
         self._retry(message, text)
+
+
+def settle_sent(session: Session, message_id: int, worker_id: str, outcome: dict[str, Any]) -> None:
+    """Mark a row SENT with ``outcome`` (``claim.mark_sent``'s keywords)."""
+    if not claim.mark_sent(session, message_id, worker_id, **outcome):
+        log.warning("message %s was sent, but its claim had lapsed to another worker", message_id)
 
 
 def _waiting(message: Message) -> MessageStatus:

@@ -1,13 +1,19 @@
 """The delivery worker: claims due rows and hands them to a small pool of sender threads.
 
 One dispatcher loop claims at most as many rows as there are idle senders (so nothing claimed waits in
-memory), then sleeps until a sender finishes, a commit in this process adds rows (``notify``), a row it
-put back falls due, or the poll interval passes (rows written by other processes).
+memory), bot by bot in turn: a bot whose rate budget is spent for now (``LOOKAHEAD``) is skipped, and each
+bot takes at most the sends its budget allows in that time, so bots never wait for each other's backlog and
+no sender thread sleeps long on one bot's pacing. Then it sleeps until a sender finishes, a commit adds rows
+(in this process: ``Database.watch``; in others: PostgreSQL NOTIFY or Redis, core/wakeups.py), a row it put
+back or a skipped bot's budget falls due, or the poll interval passes (the fallback).
 
     worker = Worker.from_settings(state, handle_received=handle_received)
     worker.start_thread()      # embedded: a daemon thread in the web process
     worker.run_forever()       # `flask crm-plugin worker`: until SIGTERM/SIGINT
     worker.drain(timeout=5)    # tests: until nothing is pending
+
+Beside it runs the worker's clock (clock.py): schedules and other timed tasks, in the thread and the process
+modes, not in ``run_once``/``drain`` (tests call those tasks themselves).
 """
 
 from __future__ import annotations
@@ -15,13 +21,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,6 +37,7 @@ from sqlalchemy import func, select
 from ..core.models import Bot, Message, MessageStatus, utcnow
 from ..core.state import PluginState
 from . import claim
+from .clock import Clock, ClockTask
 from .outbox import resend
 from .ratelimit import RateLimiter, limiter_from_url
 from .sender import ClaimHandler, Policy
@@ -38,6 +47,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Worker", "resend"]
 
 _numbers = itertools.count(1)
+LOOKAHEAD = 0.15  # seconds of a bot's rate budget claimed at once: enough to keep its pipeline full
 HandleReceived = Callable[[PluginState, int], None]
 
 
@@ -49,7 +59,8 @@ def _new_id() -> str:
 class Worker:
     def __init__(self, state: PluginState, *, handle_received: HandleReceived | None = None,
                  concurrency: int = 8, lease: float = 60.0, poll: float = 1.0, policy: Policy | None = None,
-                 limiter: RateLimiter | None = None, worker_id: str | None = None) -> None:
+                 limiter: RateLimiter | None = None, worker_id: str | None = None,
+                 clock_tasks: Sequence[ClockTask] = ()) -> None:
         self.state = state
         self.id = worker_id or _new_id()
         self.concurrency = max(1, concurrency)
@@ -59,16 +70,29 @@ class Worker:
         self._handle_received = handle_received  # runs the bot on an incoming row; None: outgoing only
         self.sender = ClaimHandler(self.state, self.id, self.limiter, policy or Policy(), self._remember_due,
                              self._handle_received)
+        self.sender.settle_sent = self._queue_sent
+        self._sent: list[tuple[int, dict[str, Any]]] = []  # SENT outcomes the next transaction writes
+        self._settling = threading.Lock()  # one writer of those at a time (the loop, or stop())
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._busy = 0
+        self._in_flight: Counter[int] = Counter()  # outgoing rows in the senders, per bot
+        self._futures: dict[Future[None], int] = {}  # handed over, not finished: the row's id
+        self._pool_lock = threading.Lock()  # no hand-over while the pool shuts down
+        self._turn = 0  # which bot the next claim starts with (round robin)
+        self._recheck = True  # False: only a sender finished, so bots that had nothing due are not asked again
+        self._nothing_due: set[int] = set()
+        self._budget_at: float | None = None  # monotonic time a skipped bot's rate budget returns
+        self._bots: dict[int, Bot] | None = None  # read again on each recheck
         self._due: list[float] = []  # wall-clock times when rows this worker put back fall due
         self._due_lock = threading.Lock()
         self._last_claim_at = 0.0
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._unwatch: Callable[[], None] | None = None
+        self._unlisten: Callable[[], None] | None = None
+        self.clock = Clock(clock_tasks)
 
     @classmethod
     def from_settings(cls, state: PluginState, **overrides: Any) -> Worker:
@@ -88,14 +112,17 @@ class Worker:
     # --- life cycle ----------------------------------------------------------------------------------
     def wake(self) -> None:
         """Look for work now (rows were just committed)."""
+        self._recheck = True
         self._wake.set()
 
     def start_thread(self) -> Worker:
         """Run in a daemon thread of this process (the embedded default)."""
         if self._thread is None or not self._thread.is_alive():
             self._open()
+            self._listen()
             self._thread = threading.Thread(target=self._loop, name=f"crm-plugin-worker {self.id}", daemon=True)
             self._thread.start()
+            self.clock.start()
             log.info("crm_plugin worker %s started in a thread", self.id)
         return self
 
@@ -105,6 +132,7 @@ class Worker:
         deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
+        self.clock.stop(max(0.0, deadline - time.monotonic()))
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(max(0.0, deadline - time.monotonic()))
         with self._idle:
@@ -118,6 +146,8 @@ class Worker:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self._on_signal)
         self._open()
+        self._listen()
+        self.clock.start()
         log.info("crm_plugin worker %s running: %d senders, lease %.0f s", self.id, self.concurrency, self.lease)
         try:
             self._loop()
@@ -131,6 +161,7 @@ class Worker:
         count = self._dispatch()
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0)
+        self._write_sent()
         return count
 
     def drain(self, timeout: float = 10.0) -> bool:
@@ -160,13 +191,32 @@ class Worker:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="crm-plugin-sender")
             self._unwatch = self.state.db.watch(self.wake)
 
+    def _listen(self) -> None:
+        """Hear of rows other processes commit at once (the thread and process modes; tests drain instead)."""
+        if self._unlisten is None:
+            self._unlisten = self.state.db.listen_to_other_processes(self.wake)
+
     def _close(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        try:
+            self._write_sent()
+        except Exception:  # noqa: BLE001 - those rows keep their lease: sent again after it (at least once)
+            log.exception("crm_plugin worker %s: could not record %d sent messages", self.id, len(self._sent))
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            with self._idle:
+                cancelled = [row for future, row in self._futures.items() if future.cancelled()]
+                for future in [f for f in self._futures if f.cancelled()]:
+                    del self._futures[future]
+                self._busy -= len(cancelled)
+            self._release(cancelled)  # never started: others may take them now, not after the lease
 
     # --- the loop ------------------------------------------------------------------------------------
     def _loop(self, done: Callable[[], bool] = lambda: False, deadline: float | None = None) -> None:
@@ -183,35 +233,146 @@ class Worker:
             timeout = self._idle_timeout()
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - time.monotonic()))
-            self._wake.wait(timeout)
+            if not self._wake.wait(timeout):
+                self._recheck = True  # the poll interval, a put-back row or a bot's budget came due
 
     def _dispatch(self) -> int:
-        """Claim as many rows as there are idle senders and hand them over."""
+        """Claim as many rows as there are idle senders, fairly across bots, and hand them over."""
         free = self.concurrency - self._busy
         if free <= 0:
+            self._write_sent()
             return 0
+        # Woken only because a sender finished: no new incoming rows, lapsed claims or changed bots can have
+        # appeared since the last look (commits and the clock set ``_recheck``), only its bot's next rows.
+        recheck = self._recheck or self._bots is None
+        self._recheck = False
+        if recheck:
+            with self.state.db.read() as session:
+                self._bots = {b.id: b for b in session.scalars(select(Bot))}
+        bots = self._bots or {}
+        ready = self._ready_bots(bots, recheck)  # before the write transaction: it holds SQLite's lock, keep it short
         now = utcnow()
-        self._last_claim_at = now.timestamp()
-        with self.state.db.session() as session:
-            incoming: list[Message] = []
-            if self._handle_received is not None:
-                incoming = claim.claim_incoming(session, self.id, limit=free, lease=self.lease, now=now)
-            outgoing = claim.claim_outgoing(session, self.id, limit=free - len(incoming), lease=self.lease, now=now)
-            bot_ids = {m.bot_id for m in outgoing}
-            bots = {b.id: b for b in session.scalars(select(Bot).where(Bot.id.in_(bot_ids)))} if bot_ids else {}
-        for message in incoming:
-            self._submit(self.sender.handle, message)
-        for message in outgoing:
-            self._submit(self.sender.send, message, bots.get(message.bot_id))
-        return len(incoming) + len(outgoing)
+        if recheck:  # only a full look takes every due row: put-back rows count as seen after it
+            self._last_claim_at = now.timestamp()
+        incoming: list[Message] = []
+        outgoing: list[Message] = []
+        with self._settling:
+            with self.state.db.session() as session:
+                written = self._write_sent_in(session)
+                if recheck and self._handle_received is not None:
+                    incoming = claim.claim_incoming(session, self.id, limit=free, lease=self.lease, now=now)
+                if recheck:
+                    outgoing = claim.claim_lapsed(session, self.id, limit=free - len(incoming), lease=self.lease,
+                                                  now=now)
+                outgoing += self._claim_by_bot(session, ready, free - len(incoming) - len(outgoing), now)
+            self._forget_sent(written)
+        jobs: list[tuple[Callable[..., None], Message, tuple[Any, ...]]] = [
+            (self.sender.handle, message, ()) for message in incoming]
+        jobs += [(self.sender.send, message, (bots.get(message.bot_id),)) for message in outgoing]
+        return self._hand_over(jobs)
 
-    def _submit(self, job: Callable[..., None], *args: Any) -> None:
-        assert self._pool is not None
+    def _ready_bots(self, bots: dict[int, Bot], recheck: bool) -> list[tuple[int, int]]:
+        """(bot id, room) of the bots to claim for now, in round-robin order (each dispatch starts one further)."""
         with self._idle:
-            self._busy += 1
-        self._pool.submit(self._run, job, *args)
+            if recheck:
+                self._nothing_due.clear()
+            skip = set(self._nothing_due)
+        self._budget_at = None
+        order = sorted(bots)
+        if order:
+            self._turn = (self._turn + 1) % len(order)
+            order = order[self._turn:] + order[:self._turn]
+        return [(bot_id, room) for bot_id in order if bot_id not in skip
+                for room in [self._room(bots[bot_id])] if room > 0]
 
-    def _run(self, job: Callable[..., None], *args: Any) -> None:
+    def _claim_by_bot(self, session: Any, ready: list[tuple[int, int]], free: int, now: Any) -> list[Message]:
+        """Each ready bot in turn, up to its room and its share of ``free``."""
+        taken: list[Message] = []
+        for index, (bot_id, room) in enumerate(ready):
+            if free <= 0:
+                break
+            share = min(room, math.ceil(free / (len(ready) - index)))
+            rows = claim.claim_outgoing(session, self.id, limit=share, lease=self.lease, now=now, bot_id=bot_id)
+            if len(rows) < share:
+                with self._idle:
+                    self._nothing_due.add(bot_id)
+            taken += rows
+            free -= len(rows)
+        return taken
+
+    def _room(self, bot: Bot) -> int:
+        """How many of this bot's rows to claim now: the sends its rate budget allows within ``LOOKAHEAD``,
+        less those already in the senders; 0 while its budget is spent (it is asked again when it returns)."""
+        if not bot.active:
+            return self.concurrency  # its rows fail at once, with the reason: no platform call
+        try:
+            channel = self.sender.channels.get(bot).channel
+        except Exception:  # noqa: BLE001 - undecryptable credentials: the sender fails its rows with the reason
+            return self.concurrency
+        limit = self.sender.bot_limit(channel, bot.id)
+        wait = self.limiter.available_in([limit])
+        if wait > LOOKAHEAD:
+            at = time.monotonic() + wait - LOOKAHEAD
+            self._budget_at = at if self._budget_at is None else min(self._budget_at, at)
+            return 0
+        with self._idle:
+            in_flight = self._in_flight[bot.id]
+        return max(0, math.ceil(limit.rate * LOOKAHEAD) - in_flight)
+
+    def _hand_over(self, jobs: list[tuple[Callable[..., None], Message, tuple[Any, ...]]]) -> int:
+        """Give the claimed rows to the senders; when stopping, give them back to the queue instead (a claim
+        committed while the pool shut down must not wait for its lease to lapse)."""
+        unstarted: list[int] = []
+        with self._pool_lock:
+            for job, message, args in jobs:
+                if self._pool is None or self._stopping.is_set():
+                    unstarted.append(message.id)
+                    continue
+                with self._idle:
+                    self._busy += 1
+                    if job == self.sender.send:
+                        self._in_flight[message.bot_id] += 1
+                outgoing = message.bot_id if job == self.sender.send else None
+                future = self._pool.submit(self._run, job, outgoing, message, *args)
+                with self._idle:
+                    if not future.done():
+                        self._futures[future] = message.id
+        self._release(unstarted)
+        return len(jobs) - len(unstarted)
+
+    def _queue_sent(self, message_id: int, outcome: dict[str, Any]) -> None:
+        with self._idle:
+            self._sent.append((message_id, outcome))
+
+    def _write_sent_in(self, session: Any) -> int:
+        """Write the queued SENT outcomes in this transaction; returns how many (forget them once committed)."""
+        with self._idle:
+            sent = list(self._sent)
+        if sent:
+            claim.mark_many_sent(session, self.id, sent)
+        return len(sent)
+
+    def _forget_sent(self, count: int) -> None:
+        with self._idle:
+            del self._sent[:count]
+
+    def _write_sent(self) -> None:
+        if self._sent:
+            with self._settling:
+                with self.state.db.session() as session:
+                    written = self._write_sent_in(session)
+                self._forget_sent(written)
+
+    def _release(self, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        try:
+            with self.state.db.session() as session:
+                claim.release_unstarted(session, message_ids, self.id)
+        except Exception:  # noqa: BLE001 - the rows keep their lease and are taken again after it
+            log.exception("crm_plugin worker %s: could not give back %d claimed rows", self.id, len(message_ids))
+
+    def _run(self, job: Callable[..., None], outgoing_bot: int | None, *args: Any) -> None:
         try:
             with self.state.host_context():  # the gateway may need the host's app context (files, leads)
                 job(*args)
@@ -220,6 +381,13 @@ class Worker:
         finally:
             with self._idle:
                 self._busy -= 1
+                if outgoing_bot is not None:
+                    self._nothing_due.discard(outgoing_bot)  # the next row of the chat it sent to is due now
+                    self._in_flight[outgoing_bot] -= 1
+                    if self._in_flight[outgoing_bot] <= 0:
+                        del self._in_flight[outgoing_bot]
+                for future in [f for f in self._futures if f.done()]:
+                    del self._futures[future]
                 self._idle.notify_all()
             self._wake.set()
 
@@ -232,6 +400,9 @@ class Worker:
         with self._due_lock:
             while self._due and self._due[0] <= self._last_claim_at:
                 heapq.heappop(self._due)  # the last claim already saw it due
-            if not self._due:
-                return self.poll
-            return min(self.poll, max(0.0, self._due[0] - time.time()) + 0.01)
+            timeout = self.poll
+            if self._due:
+                timeout = min(timeout, max(0.0, self._due[0] - time.time()) + 0.01)
+        if self._budget_at is not None:
+            timeout = min(timeout, max(0.0, self._budget_at - time.monotonic()))
+        return timeout

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from flask import has_request_context
+from flask import current_app, has_app_context, has_request_context
 from flask_login import current_user as login_user_proxy
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func, or_, select, update
@@ -43,8 +44,15 @@ def to_host_job(job: m.Job) -> host.Job:
         scheduled_at=job.scheduled_at, address=job.address,
         client=host.Client(id=client.id, name=client.name, phones=client.phones, address=client.address),
         latitude=job.latitude, longitude=job.longitude, manager_comment=job.manager_comment,
-        assignee_id=job.assignee_id, updated_at=job.updated_at,
+        assignee_id=job.assignee_id, updated_at=job.updated_at, done_at=job.done_at,
     )
+
+
+def _job_order(query: host.JobQuery) -> tuple[Any, ...]:
+    """ORDER BY in the index's own order: NULLS LAST spelled out (SQLite sorts NULL first by default)."""
+    if query.order is host.JobOrder.DONE_DESC:
+        return m.Job.done_at.desc().nulls_last(), m.Job.id.desc()
+    return m.Job.scheduled_at.asc().nulls_last(), m.Job.id
 
 
 def check_transition(kind: host.JobKind, current: host.JobStatus, new: host.JobStatus) -> None:
@@ -58,6 +66,13 @@ def check_transition(kind: host.JobKind, current: host.JobStatus, new: host.JobS
 def to_host_file(file: m.JobFile) -> host.JobFile:
     return host.JobFile(id=file.id, job_id=file.job_id, order_id=file.order_id, kind=file.kind, name=file.name,
                         content_type=file.content_type, size=file.size)
+
+
+def lead_page_url(lead_id: int) -> str | None:
+    """The lead's row on the demo's leads page, absolute from the public URL the demo is reached at
+    (CRM_PLUGIN_PUBLIC_URL: the plugin is mounted on the same site); None without one."""
+    base = current_app.config.get("CRM_PLUGIN_PUBLIC_URL") if has_app_context() else None
+    return f"{str(base).rstrip('/')}/leads#lead-{lead_id}" if base else None
 
 
 class DemoGateway:
@@ -117,32 +132,53 @@ class DemoGateway:
             return to_host_job(job) if job else None
 
     def list_jobs(self, query: host.JobQuery) -> list[host.Job]:
+        return list(self.list_jobs_page(query, count=False).jobs)
+
+    def list_jobs_page(self, query: host.JobQuery, *, count: bool = True) -> host.JobPage:
+        """One page by LIMIT/OFFSET and its total by COUNT, in one transaction; the composite indexes on
+        demo_jobs (models.Job) serve both for a worker's lists."""
         for bound in (query.scheduled_from, query.scheduled_to):
             if bound is not None and bound.tzinfo is None:
                 raise ValueError(f"naive datetime bound {bound!r}: the contract takes aware datetimes")
-        stmt = select(m.Job)
+        if query.offset < 0 or (query.limit is not None and query.limit < 0):
+            raise ValueError(f"negative limit or offset: {query.limit!r}, {query.offset!r}")
+        where = []
         if query.assignee_id is not None:
-            stmt = stmt.where(m.Job.assignee_id == query.assignee_id)
+            where.append(m.Job.assignee_id == query.assignee_id)
         if query.unassigned_only:
-            stmt = stmt.where(m.Job.assignee_id.is_(None))
+            where.append(m.Job.assignee_id.is_(None))
         if query.kind is not None:
-            stmt = stmt.where(m.Job.kind == query.kind)
+            where.append(m.Job.kind == query.kind)
         if query.scheduled_from is not None:
-            stmt = stmt.where(m.Job.scheduled_at >= query.scheduled_from)
+            where.append(m.Job.scheduled_at >= query.scheduled_from)
         if query.scheduled_to is not None:
-            stmt = stmt.where(m.Job.scheduled_at < query.scheduled_to)
+            where.append(m.Job.scheduled_at < query.scheduled_to)
         if query.statuses is not None:
-            stmt = stmt.where(m.Job.status.in_(list(query.statuses)))
-        stmt = stmt.order_by(m.Job.scheduled_at.is_(None), m.Job.scheduled_at, m.Job.id)
+            where.append(m.Job.status.in_(list(query.statuses)))
+        # The total rides on every row (COUNT(*) OVER ()): one statement, one round trip for the page and count.
+        columns = (m.Job, func.count().over()) if count else (m.Job,)
+        stmt = select(*columns).where(*where).order_by(*_job_order(query)).offset(query.offset or None)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
         with self._session() as session:
-            return [to_host_job(j) for j in session.scalars(stmt).unique()]
+            rows = session.execute(stmt).all()
+            jobs = tuple(to_host_job(row[0]) for row in rows)
+            if not count:
+                return host.JobPage(jobs, len(jobs))
+            if rows:
+                return host.JobPage(jobs, int(rows[0][1]))
+            # past the end (or nothing matches): no row carries the total
+            return host.JobPage(jobs, session.scalar(select(func.count()).select_from(m.Job).where(*where)) or 0)
 
-    def assign_job(self, job_id: int, user_id: int) -> bool:
+    def assign_job(self, job_id: int, user_id: int, *, replacing: int | None = None) -> bool:
         # One conditional UPDATE: of two people taking the same job at once, exactly one row update wins.
+        if user_id == replacing:
+            return False
+        holder = m.Job.assignee_id.is_(None) if replacing is None else m.Job.assignee_id == replacing
         with self._session() as session:
             result = session.execute(
                 update(m.Job)
-                .where(m.Job.id == job_id, m.Job.assignee_id.is_(None), m.Job.status.in_(OPEN_STATUSES))
+                .where(m.Job.id == job_id, holder, m.Job.status.in_(OPEN_STATUSES))
                 .values(assignee_id=user_id, status=host.JobStatus.SCHEDULED, updated_at=m.utcnow())
                 .execution_options(synchronize_session=False))
             return result.rowcount == 1  # type: ignore[attr-defined]
@@ -200,7 +236,7 @@ class DemoGateway:
         try:
             with self._session() as session:
                 row = m.Lead(source=lead.source, text=lead.text, name=lead.name, phone=lead.phone,
-                             external_id=lead.external_id)
+                             external_id=lead.external_id, email=lead.email, source_link=lead.source_link)
                 session.add(row)
                 session.flush()
                 return row.id
@@ -211,8 +247,66 @@ class DemoGateway:
             return existing  # a concurrent retry stored it first
 
     def _lead_id(self, external_id: str) -> int | None:
+        """The lead holding this external id: as its own, or as a message appended to it."""
         with self._session() as session:
-            return session.scalar(select(m.Lead.id).where(m.Lead.external_id == external_id))
+            own = session.scalar(select(m.Lead.id).where(m.Lead.external_id == external_id))
+            if own is not None:
+                return own
+            return session.scalar(select(m.LeadNote.lead_id).where(m.LeadNote.external_id == external_id))
+
+    # leads from channels (issue 10)
+
+    def find_recent_lead(self, *, phone: str | None = None, email: str | None = None,
+                         since: datetime) -> int | None:
+        """Newest first among the window's leads with a phone or e-mail (phones compared normalised)."""
+        if since.tzinfo is None:
+            raise ValueError("since is a naive datetime; the host contract takes aware ones")
+        phone = normalise_phone(phone) if phone else None
+        email = email.strip().lower() if email else None
+        if phone is None and email is None:
+            return None
+        stmt = (select(m.Lead.id, m.Lead.phone, m.Lead.email)
+                .where(m.Lead.created_at >= since, or_(m.Lead.phone.is_not(None), m.Lead.email.is_not(None)))
+                .order_by(m.Lead.created_at.desc(), m.Lead.id.desc()))
+        with self._session() as session:
+            for lead_id, lead_phone, lead_email in session.execute(stmt):
+                if phone and normalise_phone(lead_phone) == phone or email and (lead_email or "").lower() == email:
+                    return int(lead_id)
+        return None
+
+    def append_to_lead(self, lead_id: int, text: str, source_link: str | None = None, *,
+                       external_id: str | None = None) -> None:
+        if external_id and self._lead_id(external_id) is not None:
+            return  # appended (or created) already: a retry
+        try:
+            with self._session() as session:
+                if session.get(m.Lead, lead_id) is None:
+                    raise LookupError(f"no lead {lead_id}")
+                session.add(m.LeadNote(lead_id=lead_id, text=text, source_link=source_link, external_id=external_id))
+        except IntegrityError:
+            if external_id and self._lead_id(external_id) is not None:
+                return  # a concurrent retry stored it first
+            raise
+
+    def assign_lead(self, lead_id: int, user_id: int) -> bool:
+        """One conditional UPDATE: of racing callers, exactly one changes the row."""
+        with self._session() as session:
+            result = session.execute(update(m.Lead).where(m.Lead.id == lead_id, m.Lead.manager_id.is_(None))
+                                     .values(manager_id=user_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def lead_manager(self, lead_id: int) -> int | None:
+        with self._session() as session:
+            return session.scalar(select(m.Lead.manager_id).where(m.Lead.id == lead_id))
+
+    def get_lead(self, lead_id: int) -> host.Lead | None:
+        with self._session() as session:
+            row = session.get(m.Lead, lead_id)
+            if row is None:
+                return None
+            return host.Lead(id=row.id, source=row.source, text=row.text, name=row.name, phone=row.phone,
+                             email=row.email, source_link=row.source_link, manager_id=row.manager_id,
+                             url=lead_page_url(row.id))
 
     def metrics(self) -> list[host.MetricSpec]:
         """The window company's figures (crm_plugin.demo.metrics)."""

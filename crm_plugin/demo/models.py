@@ -4,13 +4,13 @@ login codes the CRM "delivers" to employees. Times are stored in UTC (aware date
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Enum, ForeignKey, LargeBinary, Numeric, String, Text, select
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, Numeric, String, Text, select, text
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -29,7 +29,7 @@ from ..phones import normalise_phone
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -161,6 +161,16 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     assignee: Mapped[User | None] = relationship()
     files: Mapped[list[JobFile]] = relationship(back_populates="job", order_by="JobFile.id")
 
+    # The bot's paged lists (gateway.list_jobs_page): «Предстоящие» walks (assignee_id, scheduled_at, id),
+    # «Выполненные» (assignee_id, status, done_at, id) newest first. PostgreSQL needs the NULLS LAST spelled
+    # in the index to read it backwards-free; SQLite has no NULLS LAST in indexes (it sorts the few rows).
+    __table_args__ = (
+        Index("ix_demo_jobs_assignee_scheduled", "assignee_id", "scheduled_at", "id"),
+        Index("ix_demo_jobs_assignee_done_pg", "assignee_id", "status", text("done_at DESC NULLS LAST"),
+              text("id DESC")).ddl_if(dialect="postgresql"),
+        Index("ix_demo_jobs_assignee_done", "assignee_id", "status", "done_at", "id").ddl_if(dialect="sqlite"),
+    )
+
     @validates("status")
     def _stamp_cancellation(self, _key: str, status: JobStatus | str) -> JobStatus:
         """Whoever cancels a job (a manager's page, the gateway, the admin) stamps the time it happened."""
@@ -204,6 +214,27 @@ class Lead(db.Model):  # type: ignore[name-defined,misc]
     text: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # leads from channels (issue 10): the contact found in the text, the link back, the manager who took it
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    source_link: Mapped[str | None] = mapped_column(String(1000))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("demo_users.id"))
+
+    manager: Mapped[User | None] = relationship(lazy="joined")
+    notes: Mapped[list[LeadNote]] = relationship(order_by="LeadNote.id", lazy="selectin",
+                                                 cascade="all, delete-orphan")
+
+
+class LeadNote(db.Model):  # type: ignore[name-defined,misc]
+    """A later message of a lead's author merged into the lead (same phone or e-mail, or a thread reply)."""
+
+    __tablename__ = "demo_lead_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("demo_leads.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    source_link: Mapped[str | None] = mapped_column(String(1000))
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LoginCode(db.Model):  # type: ignore[name-defined,misc]

@@ -17,23 +17,23 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import bot as conversation
-from ..bot import host_events
+from ..bot import host_events, lead_offers
 from ..bot.pipeline import apology
 from ..bot.turn import Turn
 from ..channels import channel_for
-from ..channels.base import ParsedRequest, ProfileLookup, SendError
+from ..channels.base import ParsedRequest, SendError
 from ..core.chat import Inbound, preview_text
 from ..core.models import Bot, Direction, EmployeeLink, InboundKey, LinkStatus, Message, MessageStatus, utcnow
 from ..core.scrub import scrub, secret_values
 from ..core.state import PluginState
 from ..delivery.outbox import enqueue, inbound_from_dict, log_inbound
 from ..delivery.sender import RetryLater
-from ..host import LeadDraft
+from . import leads
 from .prefetch import Prefetched, prefetch
 
 log = logging.getLogger(__name__)
 
-LEAD_KIND = "lead"
+LEAD_KIND = leads.LEAD_KIND
 _NOT_TURNS = (LEAD_KIND, host_events.KIND)  # incoming rows nobody wrote to the bot
 
 
@@ -43,7 +43,8 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
         with state.db.session() as session:
             if parsed.dedupe_key:
                 session.add(InboundKey(bot_id=bot_id, dedupe_key=parsed.dedupe_key))
-            for inbound in parsed.inbound:
+            selected = leads.select_leads(session, bot_id, parsed.leads)
+            for inbound in [] if selected.instead_of_turn else parsed.inbound:  # a customer's message: a lead
                 link = _link_of(session, bot_id, inbound)
                 log_inbound(session, bot_id=bot_id, inbound=inbound, raw=raw, link_id=link.id if link else None)
             for platform_user_id in parsed.unreachable:  # e.g. Viber "unsubscribed": stop writing to them
@@ -52,11 +53,10 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
                                        EmployeeLink.platform_user_id == platform_user_id,
                                        EmployeeLink.status == LinkStatus.BOUND)
                                 .values(status=LinkStatus.UNREACHABLE))
-            leads = parsed.leads if parsed.leads and _leads_enabled(session, bot_id) else []
-            for lead in leads:
+            for lead in selected.leads:
                 session.add(Message(
-                    bot_id=bot_id, chat_id=str(lead.get("source", "")), direction=Direction.IN, kind=LEAD_KIND,
-                    preview=preview_text(str(lead.get("text", ""))), payload={"lead": lead},
+                    bot_id=bot_id, chat_id=leads.chat_of(lead), direction=Direction.IN, kind=LEAD_KIND,
+                    preview=preview_text(str(lead.get("text", ""))), payload={"lead": lead, "raw": raw or {}},
                     status=MessageStatus.RECEIVED, next_attempt_at=utcnow(),
                     platform_message_id=lead.get("external_id"),
                 ))
@@ -91,10 +91,15 @@ def handle_received(state: PluginState, message_id: int) -> None:
         message, bot = pending
         kind = message.kind
         last_try = message.attempts + 1 >= state.settings.send_max_attempts
-        if kind == LEAD_KIND:
-            note = _create_lead(state, bot, message)  # no transaction of ours open meanwhile
+        if kind == LEAD_KIND:  # no transaction of ours open meanwhile
+            outcome = leads.work(state, bot, message, channel_for(state, bot), last_try=last_try)
             with state.db.session() as session:
-                _settle(session, message_id, note)
+                row = session.get(Message, message_id)
+                if row is not None and row.status == MessageStatus.RECEIVED:
+                    result = outcome.result()
+                    row.payload = {**row.payload, "result": result}  # the parsed fields, for the admin's view
+                    lead_offers.after_lead(state, session, bot, row.payload["lead"], result)
+                _settle(session, message_id, outcome.note)
             return
         prefetched = None
         if kind != host_events.KIND:
@@ -191,38 +196,6 @@ def _run_bot(state: PluginState, session: Any, bot: Bot, message: Message, prefe
     conversation.handle(turn)
     if turn.link is not None:
         message.link_id = turn.link.id
-
-
-def _create_lead(state: PluginState, bot: Bot, message: Message) -> str | None:
-    """Write the lead to the CRM; returns a note for the row when it went in without its author's name.
-
-    The author's name is looked up first (Slack users.info). A transient failure of that lookup goes up for
-    the worker to try again; a permanent one (no such user, no users:read scope) does not cost the lead: it
-    goes in without the name, and the row's note says why."""
-    lead = dict(message.payload["lead"])
-    note = None
-    channel = channel_for(state, bot)
-    if isinstance(channel, ProfileLookup) and lead.get("user_id") and not lead.get("name"):
-        try:
-            details = channel.user_profile(lead["user_id"])  # Slack: the author, resolved here, not in the webhook
-        except SendError as error:
-            if not error.permanent:
-                raise
-            note = f"the lead went in without its author's name: {error}"
-            log.warning("lead of message %s: %s", message.id, note)
-        else:
-            lead["name"] = details.get("name")
-    state.gateway.create_lead(LeadDraft(
-        source=str(lead.get("source", bot.platform.value)), text=str(lead.get("text", "")),
-        name=lead.get("name"), phone=lead.get("phone"), external_id=lead.get("external_id"),
-    ))
-    return note
-
-
-def _leads_enabled(session: Any, bot_id: int) -> bool:
-    """Channel messages become leads only on bots where the admin switched «Заявки из каналов» on."""
-    bot = session.get(Bot, bot_id)
-    return bool(bot and bot.leads_enabled)
 
 
 def _link_of(session: Any, bot_id: int, inbound: Inbound) -> EmployeeLink | None:

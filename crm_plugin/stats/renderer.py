@@ -107,6 +107,7 @@ class ChartRenderer:
         self._failed_at = 0.0
         self._failure = ""
         self.renders = 0  # images made, for tests and benchmarks
+        self._why = threading.local()  # why this thread's last render gave no image (``last_failure``)
 
     # lifecycle
 
@@ -183,6 +184,16 @@ class ChartRenderer:
             except BaseException:  # noqa: BLE001
                 log.debug("the chart browser did not close in time", exc_info=True)
 
+    def last_failure(self) -> str:
+        """Why the calling thread's last ``render`` returned None ("" after an image)."""
+        return str(getattr(self._why, "text", ""))
+
+    def _refuse(self, why: str, *args: Any) -> bytes | None:
+        """No image: remember why for this thread (``last_failure``), log it, and answer None."""
+        self._why.text = why % args if args else why
+        log.warning("chart not drawn, the text goes alone: %s", self._why.text)
+        return None
+
     def _fail(self, why: str) -> None:
         self._failure, self._failed_at = why, time.monotonic()
 
@@ -203,18 +214,15 @@ class ChartRenderer:
             started = self._start_locked()
             current, failure = self._browser, self._failure
         if not started or current is None:
-            log.warning("chart not drawn, the text goes alone: %s", failure or "the chart browser is not running")
-            return None
+            return self._refuse("%s", failure or "the chart browser is not running")
         try:
             browser = current.opening.result(timeout=max(deadline - time.monotonic(), 0.01))
         except concurrent.futures.TimeoutError:
             self._reset("the browser did not start in time")
-            log.warning("chart not drawn, the text goes alone: Chromium did not start within %.0f s", self.timeout)
-            return None
+            return self._refuse("Chromium did not start within %.0f s", self.timeout)
         except Exception as error:  # noqa: BLE001 - whatever the browser did, the message goes on
             self._reset(f"Chromium failed to start: {error}")
-            log.warning("chart not drawn, the text goes alone: Chromium failed to start: %s", error)
-            return None
+            return self._refuse("Chromium failed to start: %s", error)
         return self._calc(browser, figure, {"format": "png", "width": width, "height": height, "scale": scale},
                           deadline)
 
@@ -229,21 +237,17 @@ class ChartRenderer:
         except (concurrent.futures.TimeoutError, asyncio.TimeoutError, TimeoutError):
             future.cancel()
             self._reset("a render hung")
-            log.warning("chart not drawn, the text goes alone: the render took over %.0f s", self.timeout)
-            return None
+            return self._refuse("the render took over %.0f s", self.timeout)
         except Exception as error:  # noqa: BLE001
             if _browser_gone(error):
                 self._reset(f"the browser went away: {error}")
-            log.warning("chart not drawn, the text goes alone: the render failed: %s: %s",
-                        type(error).__name__, error)
-            return None
+            return self._refuse("the render failed: %s: %s", type(error).__name__, error)
         if not isinstance(data, bytes) or not data.startswith(png.SIGNATURE):
-            log.warning("chart not drawn, the text goes alone: the render gave no PNG")
-            return None
+            return self._refuse("the render gave no PNG")
         if png.looks_blank(data):
-            log.warning("chart not drawn, the text goes alone: the image came out blank")
-            return None
+            return self._refuse("the image came out blank")
         self.renders += 1
+        self._why.text = ""
         log.debug("chart rendered in %.3f s (%d bytes)", time.monotonic() - started, len(data))
         return data
 

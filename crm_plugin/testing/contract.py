@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..host import (
     CrmGateway,
     FileKind,
     JobKind,
+    JobOrder,
     JobQuery,
     JobStatus,
     LeadDraft,
@@ -170,6 +171,59 @@ class GatewayContract(MetricContract):
         assert listed(gateway, world) == [world.done_measurement_id, world.measurer_job_id, world.cancelled_job_id,
                                           world.installation_id, world.new_measurement_id]
 
+    # paging (list_jobs_page): limit, offset, the total, the done order
+
+    def test_list_jobs_page_gives_the_page_and_the_total(self, gateway: CrmGateway,
+                                                         contract_world: ContractWorld) -> None:
+        world = contract_world
+        mine = JobQuery(assignee_id=world.measurer_id)  # by date: the done measurement, then the scheduled one
+        pages = [gateway.list_jobs_page(replace(mine, limit=1, offset=offset)) for offset in (0, 1)]
+        assert [[j.id for j in p.jobs] for p in pages] == [[world.done_measurement_id], [world.measurer_job_id]]
+        assert [p.total for p in pages] == [2, 2]
+        assert [j.id for j in gateway.list_jobs(replace(mine, limit=1, offset=1))] == [world.measurer_job_id]
+        whole = gateway.list_jobs_page(mine)
+        assert ([j.id for j in whole.jobs], whole.total) == ([world.done_measurement_id, world.measurer_job_id], 2)
+
+    def test_list_jobs_page_past_the_end_is_empty_with_the_total(self, gateway: CrmGateway,
+                                                                  contract_world: ContractWorld) -> None:
+        mine = JobQuery(assignee_id=contract_world.measurer_id)
+        for offset, limit in ((2, 8), (50, 8), (0, 0)):
+            page = gateway.list_jobs_page(replace(mine, offset=offset, limit=limit))
+            assert (page.jobs, page.total) == ((), 2), (offset, limit)
+        nobody = gateway.list_jobs_page(JobQuery(assignee_id=contract_world.unknown_id, limit=8))
+        assert (nobody.jobs, nobody.total) == ((), 0)
+
+    def test_list_jobs_pages_walk_the_whole_order(self, gateway: CrmGateway, contract_world: ContractWorld) -> None:
+        """Pages of 2 put together are the unpaged listing (the host's other rows included), each with its total."""
+        full = [j.id for j in gateway.list_jobs(JobQuery())]
+        walked: list[int] = []
+        for offset in range(0, len(full) + 2, 2):
+            page = gateway.list_jobs_page(JobQuery(limit=2, offset=offset))
+            assert page.total == len(full) and len(page.jobs) <= 2
+            walked += [j.id for j in page.jobs]
+        assert walked == full and contract_world.job_ids <= set(full)
+
+    def test_list_jobs_refuses_a_negative_limit_or_offset(self, gateway: CrmGateway,
+                                                          contract_world: ContractWorld) -> None:
+        for query in (JobQuery(limit=-1), JobQuery(offset=-1)):
+            with pytest.raises(ValueError):
+                gateway.list_jobs_page(query)
+
+    def test_done_jobs_newest_done_first(self, gateway: CrmGateway, contract_world: ContractWorld) -> None:
+        world = contract_world
+        assert job_of(gateway, world.measurer_job_id).done_at is None  # open: never done
+        gateway.set_job_status(world.measurer_job_id, JobStatus.MEASURED, world.measurer_id)
+        finished = job_of(gateway, world.measurer_job_id)
+        assert finished.done_at is not None and finished.done_at.tzinfo is not None
+        done = JobQuery(assignee_id=world.measurer_id, statuses=frozenset({JobStatus.MEASURED}),
+                        order=JobOrder.DONE_DESC)
+        page = gateway.list_jobs_page(replace(done, limit=1))
+        assert ([j.id for j in page.jobs], page.total) == ([world.measurer_job_id], 2)  # done later, listed first
+        rest = gateway.list_jobs_page(replace(done, limit=1, offset=1))
+        assert [j.id for j in rest.jobs] == [world.done_measurement_id]
+        earlier = rest.jobs[0].done_at  # a host may not know when a job done before it kept the time was done
+        assert earlier is None or earlier <= finished.done_at
+
     # assign_job
 
     def test_assign_job_only_once(self, gateway: CrmGateway, contract_world: ContractWorld) -> None:
@@ -199,6 +253,19 @@ class GatewayContract(MetricContract):
         won = run_at_once([partial(gateway.assign_job, world.new_measurement_id, u) for u in racers])
         assert won.count(True) == 1, f"assign_job results of a race: {won}"
         assert job_of(gateway, world.new_measurement_id).assignee_id == racers[won.index(True)]
+
+    def test_assign_job_replacing_passes_an_open_job_from_its_holder_only(self, gateway: CrmGateway,
+                                                                         contract_world: ContractWorld) -> None:
+        world = contract_world
+        job = world.measurer_job_id
+        assert gateway.assign_job(job, world.admin_id, replacing=world.other_measurer_id) is False  # not theirs
+        assert gateway.assign_job(job, world.measurer_id, replacing=world.measurer_id) is False  # no change
+        assert gateway.assign_job(job, world.other_measurer_id, replacing=world.measurer_id) is True
+        moved = job_of(gateway, job)
+        assert (moved.assignee_id, moved.status) == (world.other_measurer_id, JobStatus.SCHEDULED)
+        assert gateway.assign_job(job, world.admin_id, replacing=world.measurer_id) is False  # held by another now
+        assert gateway.assign_job(world.new_measurement_id, world.measurer_id, replacing=world.admin_id) is False
+        assert gateway.assign_job(world.cancelled_job_id, world.measurer_id, replacing=None) is False
 
     # set_job_status
 
@@ -288,3 +355,70 @@ class GatewayContract(MetricContract):
         draft = LeadDraft(source="vk:club1", text="Окно на дачу", external_id=f"contract-{uuid.uuid4().hex}")
         ids = run_at_once([lambda: gateway.create_lead(draft)] * 4)
         assert len(set(ids)) == 1 and gateway.create_lead(draft) == ids[0]
+
+    # leads from channels (issue 10): find by contact, append, assign
+
+    def test_find_recent_lead_by_phone_or_email_within_the_window(self, gateway: CrmGateway,
+                                                                   contract_world: ContractWorld) -> None:
+        digits = f"{uuid.uuid4().int % 10**7:07d}"
+        phone, email = f"+7917{digits}", f"lead-{uuid.uuid4().hex[:10]}@Example.ru"
+        lead_id = gateway.create_lead(LeadDraft(source="vk:club1", text="Окна", phone=phone, email=email.lower(),
+                                                external_id=f"contract-{uuid.uuid4().hex}"))
+        since = datetime.now(UTC) - timedelta(days=30)
+        assert gateway.find_recent_lead(phone=phone, since=since) == lead_id
+        assert gateway.find_recent_lead(phone=f"8 (917) {digits[:3]}-{digits[3:5]}-{digits[5:]}", since=since) == lead_id
+        assert gateway.find_recent_lead(email=email.upper(), since=since) == lead_id
+        assert gateway.find_recent_lead(phone="+70000000000", email=email, since=since) == lead_id
+        assert gateway.find_recent_lead(phone="+70000000000", since=since) is None
+        assert gateway.find_recent_lead(since=since) is None
+        later = datetime.now(UTC) + timedelta(minutes=5)  # the lead is older than the window
+        assert gateway.find_recent_lead(phone=phone, since=later) is None
+
+    def test_append_to_lead_is_idempotent_by_external_id(self, gateway: CrmGateway,
+                                                         contract_world: ContractWorld) -> None:
+        lead_id = gateway.create_lead(LeadDraft(source="vk:club1", text="Окна",
+                                                external_id=f"contract-{uuid.uuid4().hex}"))
+        key = f"contract-{uuid.uuid4().hex}"
+        gateway.append_to_lead(lead_id, "И балкон", "https://vk.com/wall-1_2?reply=3", external_id=key)
+        gateway.append_to_lead(lead_id, "И балкон", "https://vk.com/wall-1_2?reply=3", external_id=key)
+        gateway.append_to_lead(lead_id, "Без ключа")
+        with pytest.raises(LookupError):
+            gateway.append_to_lead(contract_world.unknown_id, "x", external_id=f"contract-{uuid.uuid4().hex}")
+        # the appended message's key is taken: a lead created with it is the lead it was appended to
+        assert gateway.create_lead(LeadDraft(source="vk:club1", text="И балкон", external_id=key)) == lead_id
+
+    def test_assign_lead_first_taker_wins(self, gateway: CrmGateway, contract_world: ContractWorld) -> None:
+        world = contract_world
+        lead_id = gateway.create_lead(LeadDraft(source="slack:#sales", text="Окна",
+                                                external_id=f"contract-{uuid.uuid4().hex}"))
+        assert gateway.lead_manager(lead_id) is None
+        takers = [world.measurer_id, world.other_measurer_id, world.installer_id, world.admin_id]
+        won = run_at_once([partial(gateway.assign_lead, lead_id, user) for user in takers])
+        assert won.count(True) == 1
+        assert gateway.lead_manager(lead_id) == takers[won.index(True)]
+        assert gateway.assign_lead(lead_id, takers[won.index(True)]) is False
+        assert gateway.assign_lead(world.unknown_id, world.admin_id) is False
+        assert gateway.lead_manager(world.unknown_id) is None
+
+    def test_get_lead_gives_its_fields_and_manager(self, gateway: CrmGateway, contract_world: ContractWorld) -> None:
+        draft = LeadDraft(source="vk:club1", text="Окна на дачу", name="Алия", phone="+79173334455",
+                          external_id=f"contract-{uuid.uuid4().hex}", email="aliya@example.ru",
+                          source_link="https://vk.com/wall-1_2?reply=3")
+        lead_id = gateway.create_lead(draft)
+        gateway.assign_lead(lead_id, contract_world.admin_id)
+        lead = gateway.get_lead(lead_id)
+        assert lead is not None and lead.id == lead_id
+        assert (lead.source, lead.text, lead.name, lead.email, lead.source_link) == (
+            draft.source, draft.text, draft.name, draft.email, draft.source_link)
+        assert normalise_phone(lead.phone) == "+79173334455" and lead.manager_id == contract_world.admin_id
+        assert gateway.get_lead(contract_world.unknown_id) is None
+
+    def test_a_lead_url_is_none_or_its_own_absolute_page(self, gateway: CrmGateway) -> None:
+        """``Lead.url`` is optional; when given it is an absolute http(s) URL of that lead's own page."""
+        ids = [gateway.create_lead(LeadDraft(source="vk:club1", text="Окна")) for _ in range(2)]
+        urls = [lead.url for lead in map(gateway.get_lead, ids) if lead is not None]
+        assert len(urls) == 2
+        for url in urls:
+            assert url is None or url.startswith(("https://", "http://")) and url.split("://", 1)[1].split("/")[0]
+        if None not in urls:
+            assert urls[0] != urls[1]

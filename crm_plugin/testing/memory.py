@@ -8,8 +8,9 @@ helpers, act as a logged-in admin with ``login_as``, and read back what the plug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from ..host import (
     DONE_STATUSES,
@@ -18,8 +19,11 @@ from ..host import (
     Job,
     JobFile,
     JobKind,
+    JobOrder,
+    JobPage,
     JobQuery,
     JobStatus,
+    Lead,
     LeadDraft,
     MetricSpec,
     MetricValues,
@@ -73,21 +77,26 @@ class InMemoryGateway(MemoryStore):
 
     def get_job(self, job_id: int) -> Job | None:
         with self._lock:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+            return None if job is None else replace(job, done_at=self._done_at.get(job_id))
 
     def list_jobs(self, query: JobQuery) -> list[Job]:
+        return list(self.list_jobs_page(query).jobs)
+
+    def list_jobs_page(self, query: JobQuery) -> JobPage:
         aware(query.scheduled_from, "scheduled_from")
         aware(query.scheduled_to, "scheduled_to")
+        check_paging(query)
         with self._lock:
-            jobs = list(self._jobs.values())
-        far = datetime.max.replace(tzinfo=timezone.utc)
-        return sorted((j for j in jobs if _matches(j, query)),
-                      key=lambda j: (j.scheduled_at is None, j.scheduled_at or far, j.id))
+            jobs = [replace(j, done_at=self._done_at.get(j.id)) for j in self._jobs.values() if _matches(j, query)]
+        jobs.sort(key=_sort_key(query.order))
+        end = None if query.limit is None else query.offset + query.limit
+        return JobPage(tuple(jobs[query.offset:end]), len(jobs))
 
-    def assign_job(self, job_id: int, user_id: int) -> bool:
+    def assign_job(self, job_id: int, user_id: int, *, replacing: int | None = None) -> bool:
         with self._lock:  # check and write under one lock: of racing callers exactly one wins
             job = self._jobs.get(job_id)
-            if job is None or job.assignee_id is not None or job.status not in OPEN_STATUSES:
+            if job is None or job.assignee_id != replacing or job.status not in OPEN_STATUSES or user_id == replacing:
                 return False
             self._jobs[job_id] = replace(job, assignee_id=user_id, status=JobStatus.SCHEDULED,
                                          updated_at=self._now())
@@ -141,6 +150,57 @@ class InMemoryGateway(MemoryStore):
                 self._lead_by_external[lead.external_id] = lead_id
             return lead_id
 
+    # leads from channels (issue 10)
+
+    def find_recent_lead(self, *, phone: str | None = None, email: str | None = None,
+                         since: datetime) -> int | None:
+        aware(since, "since")
+        phone = normalise_phone(phone) if phone else None
+        email = email.strip().casefold() if email else None
+        if phone is None and email is None:
+            return None
+        with self._lock:
+            leads = sorted(self._leads.values(), key=lambda lead: (lead.created_at, lead.id), reverse=True)
+        for lead in leads:
+            if lead.created_at < since:
+                break
+            if (phone and normalise_phone(lead.draft.phone) == phone
+                    or email and (lead.draft.email or "").casefold() == email):
+                return lead.id
+        return None
+
+    def append_to_lead(self, lead_id: int, text: str, source_link: str | None = None, *,
+                       external_id: str | None = None) -> None:
+        with self._lock:
+            if lead_id not in self._leads:
+                raise LookupError(f"no lead {lead_id}")
+            if external_id is not None:
+                if external_id in self._lead_by_external:
+                    return
+                self._lead_by_external[external_id] = lead_id
+            self._lead_notes[lead_id].append((text, source_link, external_id))
+
+    def assign_lead(self, lead_id: int, user_id: int) -> bool:
+        with self._lock:
+            if lead_id not in self._leads or lead_id in self._lead_managers:
+                return False
+            self._lead_managers[lead_id] = user_id
+            return True
+
+    def lead_manager(self, lead_id: int) -> int | None:
+        with self._lock:
+            return self._lead_managers.get(lead_id)
+
+    def get_lead(self, lead_id: int) -> Lead | None:
+        with self._lock:
+            stored = self._leads.get(lead_id)
+            manager = self._lead_managers.get(lead_id)
+        if stored is None:
+            return None
+        draft = stored.draft
+        return Lead(id=lead_id, source=draft.source, text=draft.text, name=draft.name, phone=draft.phone,
+                    email=draft.email, source_link=draft.source_link, manager_id=manager)
+
     def metrics(self) -> list[MetricSpec]:
         """The window company's figures, as the demo CRM names them (crm_plugin.testing.metrics)."""
         return list(metrics.SPECS)
@@ -187,6 +247,18 @@ def _holds(user: User, role: Role | None) -> bool:
     if role is None:
         return True
     return user.is_admin if role is Role.ADMIN else role in user.roles
+
+
+def check_paging(query: JobQuery) -> None:
+    if query.offset < 0 or (query.limit is not None and query.limit < 0):
+        raise ValueError(f"negative limit or offset: {query.limit!r}, {query.offset!r}")
+
+
+def _sort_key(order: JobOrder) -> Callable[[Job], tuple[object, ...]]:
+    far = datetime.max.replace(tzinfo=UTC)
+    if order is JobOrder.DONE_DESC:  # newest done first: negated timestamps, never-done last, then id down
+        return lambda j: (j.done_at is None, -(j.done_at or far).timestamp(), -j.id)
+    return lambda j: (j.scheduled_at is None, j.scheduled_at or far, j.id)
 
 
 def _matches(job: Job, query: JobQuery) -> bool:

@@ -80,6 +80,9 @@ class MemoryStore:
         self._files: dict[int, AttachedFile] = {}
         self._leads: dict[int, StoredLead] = {}
         self._lead_by_external: dict[str, int] = {}
+        # leads from channels (issue 10): merged later messages (text, link, external id) and managers
+        self._lead_notes: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
+        self._lead_managers: dict[int, int] = {}
         self._codes: dict[int, list[str]] = defaultdict(list)
         self._history: list[StatusChange] = []
         self._current: int | None = None
@@ -216,6 +219,11 @@ class MemoryStore:
     def leads(self) -> list[StoredLead]:
         with self._lock:
             return sorted(self._leads.values(), key=lambda lead: lead.id)
+
+    def lead_notes(self, lead_id: int) -> list[tuple[str, str | None, str | None]]:
+        """The messages appended to a lead (append_to_lead): (text, source link, external id), in order."""
+        with self._lock:
+            return list(self._lead_notes.get(lead_id, ()))
 
     def login_codes(self, user_id: int) -> list[str]:
         with self._lock:

@@ -25,9 +25,10 @@ from ..admin.webchat import conversation, sniff_type
 from ..channels.base import ParsedRequest
 from ..channels.web import UploadStore, bind_employee, ensure_web_bot, web_sender
 from ..core.chat import ButtonPress, Contact, Document, Event, FileRef, Inbound, Location, Photo, Start, Text
-from ..core.models import Bot, Direction, LinkStatus, Message, Platform
+from ..core.models import Bot, Direction, EmployeeLink, LinkStatus, Message, Platform
 from ..core.state import PluginState
 from ..core.untrusted import load_json
+from ..delivery.charts import images_for
 from ..host import User
 from .blueprint import blueprint
 from .current import get_state
@@ -76,11 +77,17 @@ def webchat_session() -> Response:
     user = _employee(state, _json().get("user_id"))
     with state.db.session() as session:
         bot = ensure_web_bot(session, state.secrets.seal({}))
+        known = session.scalar(select(EmployeeLink.id).where(EmployeeLink.bot_id == bot.id,
+                                                             EmployeeLink.crm_user_id == user.id)) is not None
         link = bind_employee(session, bot, user)
-        status = link.status
-    notice = "Сотрудник заблокирован в боте: бот будет ему отказывать." if status == LinkStatus.BLOCKED else None
+        if not known:  # a try-out: no company notifications here, not "привязан" (the admin may change it)
+            link.trial = True
+        status, trial = link.status, link.trial
+    notice = "Сотрудник заблокирован в боте: бот будет ему отказывать." if status == LinkStatus.BLOCKED else (
+        "Проба: уведомления компании сюда не приходят, сотрудник получает их в своём мессенджере. Изменить: "
+        "«Сотрудники» → привязка к веб-чату → «Только проба»." if trial else None)
     return jsonify(user={"id": user.id, "name": user.full_name, "phone": user.phone},
-                   status=status.value, notice=notice)
+                   status=status.value, trial=trial, notice=notice)
 
 
 @blueprint.get("/webchat/messages")
@@ -147,11 +154,17 @@ def webchat_upload() -> Response:
 @blueprint.get(f"/webchat/file/<int(max={MAX_MESSAGE_ID}):message_id>/<int:index>")
 @guarded
 def webchat_file(message_id: int, index: int) -> Response:
-    """A CRM file the web bot sent, streamed through the gateway."""
+    """A CRM file the web bot sent, streamed through the gateway; or the chart of a statistics answer."""
     state = get_state()
     with state.db.session() as session:
         message = session.get(Message, message_id)
         bot = session.get(Bot, message.bot_id) if message else None
+    if (message is not None and bot is not None and bot.platform == Platform.WEB and index == 0
+            and message.payload.get("type") == "stats" and message.payload.get("chart_key")):
+        chart = images_for(state.db).stored_png(str(message.payload["chart_key"]))  # drawn by the worker
+        if chart is None:
+            abort(404)
+        return _file_response(chart, "image/png", "chart.png")
     if (message is None or bot is None or bot.platform != Platform.WEB or message.direction != Direction.OUT
             or message.payload.get("type") != "media" or not 0 <= index < len(message.payload.get("files", []))):
         abort(404)

@@ -10,6 +10,7 @@ with its traceback (a bug to fix) and answered 400.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import cast
 
@@ -17,11 +18,12 @@ from flask import Response, jsonify, request
 from sqlalchemy.exc import DataError
 
 from .. import inbound
-from ..channels import channel_for
 from ..channels.base import MalformedRequest, WebhookRequest
 from ..core.crypto import UnreadableCredentials
 from ..core.models import Bot, Platform
+from ..core.state import PluginState
 from ..core.untrusted import clean_json, clean_text, load_json
+from ..delivery.sender import ChannelCache
 from .blueprint import blueprint
 from .current import get_state
 
@@ -36,12 +38,12 @@ def webhook(bot_id: int) -> Response | tuple[str, int]:
     state = get_state()
     request.max_content_length = state.settings.max_body_bytes  # larger bodies: 413 before reading
     body = request.get_data(cache=False)
-    with state.db.session() as session:
+    with state.db.read() as session:  # read-only: on SQLite it never waits for the worker's writes
         bot = session.get(Bot, bot_id)
     if bot is None or not bot.active or bot.platform == Platform.WEB:
         return "unknown bot", 404
     try:
-        channel = channel_for(state, bot)
+        channel = _channels(state).get(bot).channel  # built and decrypted once per bot, not per update
     except UnreadableCredentials:  # the secret key changed: 503, so the platform delivers again once it is fixed
         log.error("bot %s: webhook refused (503): its credentials cannot be decrypted, the secret key changed; "
                   "put the old key into CRM_PLUGIN_OLD_SECRET_KEYS or type the bot's tokens again in the admin",
@@ -67,6 +69,19 @@ def webhook(bot_id: int) -> Response | tuple[str, int]:
     if isinstance(parsed.response, dict):
         return jsonify(parsed.response)
     return Response(parsed.response or "", status=200, content_type="text/plain; charset=utf-8")
+
+
+_cache_lock = threading.Lock()
+
+
+def _channels(state: PluginState) -> ChannelCache:
+    """The webhook's channels of this plugin state, one per bot, rebuilt when the bot's credentials, secret or
+    API URL change (ChannelCache compares them on every request, so an edited bot is never served stale)."""
+    with _cache_lock:
+        cache = state.__dict__.get("_webhook_channels")
+        if cache is None:
+            cache = state.__dict__["_webhook_channels"] = ChannelCache(state)
+        return cast(ChannelCache, cache)
 
 
 def _raw_json(body: bytes, secret_fields: tuple[str, ...] = ()) -> dict[str, object]:

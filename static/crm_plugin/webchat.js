@@ -98,7 +98,7 @@
   // --- drawing the log ---------------------------------------------------------------------------
 
   function fileNode(file) {
-    var link = node("a", file.image ? "webchat-photo" : "webchat-doc");
+    var link = node("a", file.chart ? "webchat-photo webchat-chart" : file.image ? "webchat-photo" : "webchat-doc");
     link.href = file.url;
     link.target = "_blank";
     link.rel = "noopener";
@@ -178,6 +178,8 @@
     bubble.appendChild(node("div", "webchat-time", new Date(message.time).toLocaleTimeString("ru-RU",
                                                                 {hour: "2-digit", minute: "2-digit"})));
     row.appendChild(bubble);
+    // A keyboard takes the row's whole width, as in a messenger: labels wrap less on a phone.
+    if ((message.buttons || []).length) { row.classList.add("webchat-keyboard"); }
     (message.buttons || []).forEach(function (buttons) {
       var line = node("div", "webchat-buttons");
       buttons.forEach(function (button) { line.appendChild(buttonNode(button)); });

@@ -48,8 +48,8 @@ class FakeSlack(FakePlatformServer):
         self.app.add_url_rule("/files-pri/<file_id>/<name>", "download", self._download, methods=["GET"])
 
     # --- test helpers ---------------------------------------------------------------------------------
-    def add_channel(self, channel_id: str, *, member: bool = True, archived: bool = False) -> None:
-        self.channels[channel_id] = {"member": member, "archived": archived}
+    def add_channel(self, channel_id: str, *, member: bool = True, archived: bool = False, name: str = "") -> None:
+        self.channels[channel_id] = {"member": member, "archived": archived, "name": name}
 
     def add_user(self, user_id: str, **profile: Any) -> None:
         self.users[user_id] = {"id": user_id, "team_id": self.team_id, "name": profile.pop("name", user_id.lower()),
@@ -90,7 +90,9 @@ class FakeSlack(FakePlatformServer):
             return _error("invalid_auth")
         handler = {"auth.test": self._auth_test, "chat.postMessage": self._post_message, "users.info": self._users_info,
                    "files.getUploadURLExternal": self._get_upload_url,
-                   "files.completeUploadExternal": self._complete_upload}.get(method)
+                   "files.completeUploadExternal": self._complete_upload,
+                   "conversations.open": self._open_conversation,
+                   "conversations.list": self._list_conversations}.get(method)
         return handler(params) if handler else _error("unknown_method")
 
     def _auth_test(self, params: dict[str, Any]) -> Response:
@@ -120,6 +122,20 @@ class FakeSlack(FakePlatformServer):
         return jsonify(ok=True, channel=channel, ts=ts, message={"type": "message", "text": params.get("text"),
                                                                   "user": self.user_id, "bot_id": self.bot_id,
                                                                   "ts": ts, "blocks": blocks or []})
+
+    def _open_conversation(self, params: dict[str, Any]) -> Response:
+        """A direct message with one user: the same "D…" channel id for the same user every time."""
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1 or not users[0].startswith(("U", "W")):
+            return _error("users_list_not_supplied" if not users else "not_enough_users")
+        return jsonify(ok=True, channel={"id": f"D{users[0][1:]}", "is_im": True, "user": users[0]})
+
+    def _list_conversations(self, params: dict[str, Any]) -> Response:
+        """Public and private channels (``add_channel``), one page; names are the ids lower-cased unless set."""
+        items = [{"id": cid, "name": info.get("name") or cid.lower(), "is_channel": True, "is_member": info["member"],
+                  "is_archived": info["archived"]} for cid, info in self.channels.items()
+                 if not (info["archived"] and str(params.get("exclude_archived")).lower() in ("true", "1"))]
+        return jsonify(ok=True, channels=items, response_metadata={"next_cursor": ""})
 
     def _users_info(self, params: dict[str, Any]) -> Response:
         user = self.users.get(str(params.get("user")))

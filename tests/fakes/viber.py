@@ -13,6 +13,7 @@ from flask import Response, jsonify, request
 
 from .server import FakePlatformServer, SlidingWindow
 
+PICTURE_TEXT_LIMIT = 768  # characters of a picture message's description
 BUTTON_ACTIONS = {"reply", "open-url", "share-phone", "location-picker", "none"}
 STATUS_MESSAGES = {2: "invalidAuthToken", 3: "badData", 5: "receiverNotRegistered", 6: "receiverNotSubscribed",
                    12: "tooManyRequests"}
@@ -36,6 +37,9 @@ class FakeViber(FakePlatformServer):
         self.webhook: str | None = None
         self.event_types: list[str] = []
         self.media: dict[str, tuple[bytes, str, bool]] = {}
+        # Refuse a picture whose URL does not end in .png/.jpeg/.jpg, as Viber documents (off by default: the
+        # plugin's links to CRM photos, /media/<token>, have no such ending yet).
+        self.strict_pictures = False
         self._tokens = itertools.count(5_000_000_000_000_000_001)
         self._sent_lock = threading.Lock()
         self.app.add_url_rule("/pa/<method>", "api", self._api, methods=["POST"])
@@ -65,7 +69,7 @@ class FakeViber(FakePlatformServer):
 
     def _send_message(self, body: dict[str, Any]) -> Response:
         receiver = str(body.get("receiver") or "")
-        problem = _invalid_message(body)
+        problem = _invalid_message(body, self.strict_pictures)
         if not receiver or problem:
             return _status(3, f"badData: {problem or 'no receiver'}")
         if receiver in self.unregistered:
@@ -112,7 +116,7 @@ def _status(status: int, message: str) -> Response:
     return jsonify(status=status, status_message=message)
 
 
-def _invalid_message(body: dict[str, Any]) -> str | None:
+def _invalid_message(body: dict[str, Any], strict_pictures: bool = False) -> str | None:
     """What the real API would reject in a send_message body (None when it is fine)."""
     sender = body.get("sender")
     if not isinstance(sender, dict) or not sender.get("name") or len(sender["name"]) > 28:
@@ -127,6 +131,12 @@ def _invalid_message(body: dict[str, Any]) -> str | None:
         return f"missing {missing}"
     if kind == "location" and not {"lat", "lon"} <= set(body["location"]):
         return "location.lat/lon"
+    if kind == "picture":  # Viber fetches the picture by URL: a .png/.jpeg/.jpg name, a short description
+        name = str(body["media"]).split("?")[0].rsplit("/", 1)[-1].lower()
+        if strict_pictures and not name.endswith((".png", ".jpeg", ".jpg")):
+            return "picture media must end in .png, .jpeg or .jpg"
+        if len(str(body.get("text") or "")) > PICTURE_TEXT_LIMIT:
+            return f"picture text over {PICTURE_TEXT_LIMIT} characters"
     return _invalid_keyboard(body.get("keyboard"))
 
 

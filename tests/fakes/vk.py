@@ -74,6 +74,7 @@ class FakeVk(FakePlatformServer):
         self.callback_servers: list[dict[str, Any]] = []
         self.callback_settings: dict[int, dict[str, Any]] = {}
         self.event_answers: list[dict[str, Any]] = []
+        self.users: dict[int, dict[str, Any]] = {}  # users.get: id -> {"first_name", "last_name"}
         self.confirmation = "a1b2c3d4"
         self._pending: dict[str, list[tuple[str, bytes]]] = {}  # upload hash -> files
         self._random_ids: dict[tuple[str, int], int] = {}
@@ -228,6 +229,12 @@ class FakeVk(FakePlatformServer):
             self.sent.append(message)
             self._random_ids[key] = message.message_id
         return message.message_id
+
+    def _m_users_get(self, params: dict[str, Any]) -> Any:
+        """Known users as VK gives them; unknown ids are left out of the answer, as VK does for deleted ones."""
+        ids = [part.strip() for part in str(params.get("user_ids") or "").split(",") if part.strip()]
+        return [{"id": int(i), **self.users[int(i)], "can_access_closed": True, "is_closed": False}
+                for i in ids if i.lstrip("-").isdigit() and int(i) in self.users]
 
     def _m_messages_sendMessageEventAnswer(self, params: dict[str, Any]) -> Any:
         self.event_answers.append(params)
