@@ -93,7 +93,28 @@ def make_test_app(database_url: str, **config: object) -> Flask:
         **config,
     })
     init_db(app)
+    _APPS.append(app)
     return app
+
+
+_APPS: list[Flask] = []  # every app a test made: their connections are closed after the test
+
+
+@pytest.fixture(autouse=True)
+def _close_connections() -> Iterator[None]:
+    """Close the pooled connections of the apps this test made (the demo CRM's engine and the plugin's):
+    an app lives on in reference cycles until the garbage collector runs, and meanwhile its idle connections
+    would count against PostgreSQL's max_connections. Disposed engines stay usable: a module-scoped app just
+    opens new connections."""
+    yield
+    from crm_plugin.demo.models import db
+
+    while _APPS:
+        app = _APPS.pop()
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
+        get_state(app).db.dispose()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Files sent outside «Отправить фото» are kept and end up on the job the person picks, on each messenger's fake
-(Telegram, VK, Viber; Slack's bot takes no files from staff): the whole album counted in one answer, the jobs last
+(Telegram, VK, Viber, Slack): the whole album counted in one answer, the jobs last
 opened first, a question about what the photos are, and files sent next following the job with no tap."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ import pytest
 
 from crm_plugin.host import FileKind, JobKind, Role
 
+from .fakes.slack import FakeSlack
 from .fakes.telegram import FakeTelegram
 from .fakes.viber import FakeViber
 from .fakes.vk import FakeVk
 from .flows.people import Person
+from .flows.slack import SlackUser, slack_bot, slack_fixture  # noqa: F401  (fixture)
 from .flows.telegram import TelegramUser, telegram_bot, telegram_fixture  # noqa: F401  (fixture)
 from .flows.viber import ViberUser, viber_bot, viber_fixture  # noqa: F401  (fixture)
 from .flows.vk import VkUser, vk_bot, vk_fixture  # noqa: F401  (fixture)
@@ -68,6 +70,15 @@ def test_viber(flow: Flow, viber: FakeViber) -> None:
     measurer = flow.user("volkov", Role.MEASURER)
     person = ViberUser(flow, viber_bot(flow, viber), viber, "vb-anywhere==").bind_by_invite(measurer)
     photos_from_the_menu_land_on_the_picked_job(flow, person, measurer, albums=False)
+
+
+def test_slack(flow: Flow, slack: FakeSlack) -> None:
+    measurer = flow.user("volkov", Role.MEASURER)
+    person = SlackUser(flow, slack_bot(flow, slack), slack, "U0PHOTO01", "D0PHOTO01").bind_by_code("volkov", measurer)
+    photos_from_the_menu_land_on_the_picked_job(flow, person, measurer, albums=True)  # one message, two files
+    downloads = slack.calls("download")  # each shared file's url_private_download, once, with the bot token
+    assert [("/download/" in d.path, d.headers.get("Authorization")) for d in downloads] == \
+        [(True, f"Bearer {slack.token}")] * 3
 
 
 def offered(person: Person, job_id: int) -> str:

@@ -70,8 +70,10 @@ def _message(event: dict[str, Any], parsed: ParsedRequest) -> None:
     if channel_type == "im":
         sender = _sender(event, is_group=False)
         files = event.get("files") or []
+        # Several files shared in one message are one album (answered once, as VK's attachments are).
+        group = f"slack:{event['channel']}:{event['ts']}" if len(files) > 1 else None
         # With files, the text is their caption (as in Slack's own view); without, it is a text message.
-        events: list[Event] = ([_file_event(item, text or None) for item in files] if files
+        events: list[Event] = ([_file_event(item, text or None, group) for item in files] if files
                                else [Text(text)] if text else [])
         parsed.inbound.extend(Inbound(sender, item, str(event["ts"])) for item in events)
     elif channel_type in LEAD_CHANNEL_TYPES and text.strip():
@@ -117,14 +119,14 @@ def _interaction(payload: dict[str, Any]) -> ParsedRequest:
     return ParsedRequest(inbound=presses, dedupe_key=f"slack:action:{first_ts}" if first_ts else None)
 
 
-def _file_event(item: dict[str, Any], caption: str | None) -> Event:
+def _file_event(item: dict[str, Any], caption: str | None, group: str | None) -> Event:
     url = item.get("url_private_download") or item["url_private"]
     size = item.get("size")
     ref = FileRef(str(url), name=_str_or_none(item.get("name")), content_type=_str_or_none(item.get("mimetype")),
                   size=size if isinstance(size, int) and not isinstance(size, bool) else None)
     if str(item.get("mimetype") or "").startswith("image/"):
-        return Photo(ref, caption=caption)
-    return Document(ref, caption=caption)
+        return Photo(ref, media_group_id=group, caption=caption)
+    return Document(ref, media_group_id=group, caption=caption)
 
 
 def _sender(event: dict[str, Any], *, is_group: bool) -> Sender:

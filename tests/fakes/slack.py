@@ -46,6 +46,8 @@ class FakeSlack(FakePlatformServer):
         self.app.add_url_rule("/api/<method>", "api", self._api, methods=["GET", "POST"])
         self.app.add_url_rule("/upload/v1/<file_id>", "upload", self._upload, methods=["POST"])
         self.app.add_url_rule("/files-pri/<file_id>/<name>", "download", self._download, methods=["GET"])
+        self.app.add_url_rule("/files-pri/<file_id>/download/<name>", "download_attachment", self._download,
+                              methods=["GET"])
 
     # --- test helpers ---------------------------------------------------------------------------------
     def add_channel(self, channel_id: str, *, member: bool = True, archived: bool = False, name: str = "") -> None:
@@ -57,13 +59,24 @@ class FakeSlack(FakePlatformServer):
                                "profile": profile}
 
     def add_file(self, name: str, data: bytes) -> str:
-        """A file as if a person had shared it; returns its url_private_download."""
+        """A file as if a person had shared it; returns its url_private."""
+        return str(self.shared_file(name, data, "application/octet-stream")["url_private"])
+
+    def shared_file(self, name: str, data: bytes, mimetype: str, *, user: str = "") -> dict[str, Any]:
+        """A file a person shares: stored, and described as a ``file_share`` event's ``files`` item."""
         file_id = self._new_id("F")
         self.uploads[file_id] = {"name": name, "length": len(data), "data": data}
-        return self.file_url(file_id, name)
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
+                "user": user, "size": len(data), "mode": "hosted", "is_external": False, "is_public": False,
+                "url_private": self.file_url(file_id, name),
+                "url_private_download": self.file_download_url(file_id, name)}
 
     def file_url(self, file_id: str, name: str) -> str:
         return f"{self.url}/files-pri/{self.team_id}-{file_id}/{name}"
+
+    def file_download_url(self, file_id: str, name: str) -> str:
+        """A file's url_private_download: the same bytes as url_private, offered as an attachment."""
+        return f"{self.url}/files-pri/{self.team_id}-{file_id}/download/{name}"
 
     def _before(self) -> Response | None:
         if request.path.startswith("/upload/"):

@@ -41,6 +41,9 @@ class SlackUser(Person):
         ts = f"{time.time():.6f}"
         event = {"type": "message", "text": text, "user": self.user_id, "ts": ts, "channel": channel,
                  "event_ts": ts, "channel_type": channel_type}
+        return self._callback(event, event_id)
+
+    def _callback(self, event: dict[str, Any], event_id: str | None = None) -> str:
         event_id = event_id or f"Ev{next(ids)}"
         self._deliver(json.dumps({"type": "event_callback", "team_id": self.fake.team_id, "event": event,
                                   "event_id": event_id, "event_time": int(time.time())}, ensure_ascii=False).encode())
@@ -48,6 +51,30 @@ class SlackUser(Person):
 
     def text(self, text: str) -> None:
         self.message(text, self.chat_id, "im")
+
+    def bind_by_code(self, login: str, crm_user_id: int) -> SlackUser:
+        """Bound by login and the one-time code the CRM delivers (Slack has no start link for an invite)."""
+        self.text(login)
+        [code] = self.flow.login_codes(crm_user_id)
+        self.text(code)
+        assert "Готово! Вы вошли как" in self.last_text()
+        return self
+
+    def share_files(self, files: list[tuple[str, bytes, str]], *, caption: str = "") -> None:
+        """Files (name, bytes, MIME type) shared in the DM in one message, as the Events API delivers it: a
+        ``file_share`` message whose ``files`` point at the fake's private URLs (they need the bot token)."""
+        shared = [self.fake.shared_file(name, content, mime, user=self.user_id) for name, content, mime in files]
+        ts = f"{time.time():.6f}"
+        self._callback({"type": "message", "subtype": "file_share", "text": caption, "user": self.user_id,
+                        "upload": False, "files": shared, "ts": ts, "channel": self.chat_id, "event_ts": ts,
+                        "channel_type": "im"})
+
+    def send_photos(self, contents: list[bytes], *, caption: str = "") -> None:
+        """Several photos dropped into the DM together arrive as one message with several files."""
+        self.share_files([(f"in-{next(ids)}.jpg", content, "image/jpeg") for content in contents], caption=caption)
+
+    def send_document(self, name: str, content: bytes, mime: str) -> None:
+        self.share_files([(name, content, mime)])
 
     def press(self, payload: str) -> None:
         action = {"action_id": "crm_0_0", "type": "button", "value": payload, "action_ts": f"{time.time():.6f}"}
