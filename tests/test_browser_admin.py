@@ -5,29 +5,24 @@ docs/screenshots/."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import playwright.sync_api as playwright_api  # noqa: E402
 import pytest
 import requests
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from crm_plugin import get_state
 from crm_plugin.core.models import Direction, EmployeeLink, LinkStatus, Message, MessageStatus
 from crm_plugin.demo.models import User, db
-from crm_plugin.demo.seed import seed
-from crm_plugin.extension import start_worker
 from crm_plugin.host import Role
 
 from .admin_helpers import PASSWORD, add_user
-from .conftest import make_test_app
+from .browser_helpers import headless_chromium, serve_demo
 from .fakes.telegram import FakeTelegram
 
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -47,37 +42,14 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Flask, FakeTelegram]]:
-    """The demo CRM with demo data, CSRF on, on a loopback port, its worker, and the fake Telegram."""
-    with FakeTelegram() as fake:
-        server = make_server("127.0.0.1", 0, None, threaded=True)  # the port first: it is the public URL
-        base = f"http://127.0.0.1:{server.server_port}"
-        app = make_test_app(f"sqlite:///{tmp_path / 'crm.db'}", WTF_CSRF_ENABLED=True,
-                            CRM_PLUGIN_DATABASE_URL=f"sqlite:///{tmp_path / 'plugin.db'}",
-                            CRM_PLUGIN_TELEGRAM_API_URL=fake.url, CRM_PLUGIN_PUBLIC_URL=base)
-        app.instance_path = str(tmp_path / "instance")
-        seed(app, random_seed=7, orders=20)
-        server.app = app
-        worker = start_worker(app)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield base, app, fake
-        finally:
-            server.shutdown()
-            thread.join(5)
-            worker.stop()
-            get_state(app).db.dispose()
+    with serve_demo(tmp_path, orders=20) as served:
+        yield served
 
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        yield browser
 
 
 def open_page(chromium: Any, errors: list[str]) -> Any:
