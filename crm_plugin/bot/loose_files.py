@@ -132,14 +132,21 @@ def candidate_jobs(ctx: Context) -> list[Job]:
     return list(found.values())[:MAX_CHOICES]
 
 
+def waiting_files(ctx: Context) -> list[Any]:
+    """The files kept for a job still to be picked; when there are none, the person is told so."""
+    kept = list(ctx.data.get(LOOSE_KEY, []))
+    if not kept:
+        ctx.say(ctx.t("There are no files waiting to be saved."), [[button(ctx.t(labels.MENU), Menu())]])
+    return kept
+
+
 @router.button(FilesTo)
 def on_files_to(ctx: Context) -> None:
     job = job_from_payload(ctx, work=True)
     if job is None:
         return
-    kept = list(ctx.data.get(LOOSE_KEY, []))
+    kept = waiting_files(ctx)
     if not kept:
-        ctx.say(ctx.t("There are no files waiting to be saved."), [[button(ctx.t(labels.MENU), Menu())]])
         return
     if job.kind is JobKind.MEASUREMENT and any(_is_image(item) for item in kept):
         t = ctx.t
@@ -156,9 +163,8 @@ def on_files_as(ctx: Context) -> None:
     job = job_from_payload(ctx, work=True)
     if job is None:
         return
-    kept = list(ctx.data.get(LOOSE_KEY, []))
+    kept = waiting_files(ctx)
     if not kept:
-        ctx.say(ctx.t("There are no files waiting to be saved."), [[button(ctx.t(labels.MENU), Menu())]])
         return
     save(ctx, job, ctx.payload(FilesAs).file_kind, kept)
 
