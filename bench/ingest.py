@@ -7,9 +7,15 @@ Both run under gunicorn (1 process, 8 threads) on loopback; the fake Telegram ru
 no send limits (the bare bot ignores them, so the product's answers would otherwise be paced only on one side).
 The load is open-loop: update i is due at i / rate whatever the server does, so a slow server shows as latency
 (measured from the time the update was due) instead of a politely slower load. Printed per rate: the accepted
-rate (200 answers a second over the run), p50 / p99 of the answer, and the time until every update was answered
-in the chat (for the product: stored, then the bot's turn and its reply through the worker thread), and the
-product's accepted rate as a share of the bare bot's. Run it from the repository root.
+rate (200 answers a second over the run), p50 / p99 of the answer, the time until every update was answered
+in the chat (for the product: stored, then the bot's turn and its reply through the worker; replies to that many
+different people are paced by Telegram's 30 messages a second), for the product the rate of its bot turns (the
+updates over the time until the last one was handled), and its accepted rate as a share of the bare bot's.
+
+    python bench/ingest.py --worker external --workers 2 --database-url postgresql://...   # production set-up
+
+``--worker external``: no worker thread in the web process; ``--workers N`` starts N `flask crm-plugin worker`
+processes beside it (0: ingest alone, nothing answered). Run it from the repository root.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,11 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bench.broadcast import database  # noqa: E402
 from bench.multibot import fake_telegram  # noqa: E402
 from crm_plugin import get_state  # noqa: E402
-from crm_plugin.core.models import Bot, Platform  # noqa: E402
+from crm_plugin.core.db import make_engine, normalise_url  # noqa: E402
+from crm_plugin.core.models import Bot, Direction, Message, MessageStatus, Platform  # noqa: E402
+from tests.worker_helpers import stop_process, worker_process  # noqa: E402
 
 log = logging.getLogger("bench.ingest")
 
@@ -95,8 +105,23 @@ def _update(n: int) -> bytes:
         "date": int(time.time()), "text": f"привет {n}"}}).encode()
 
 
-def load(url: str, rate: int, seconds: float, first: int, fake: Any, answers: bool = True) -> dict[str, float]:
-    """Send rate * seconds updates open-loop; return accepted rate, p50/p99 (ms) and the time to all answers."""
+def _turns_left(database_url: str) -> Callable[[], int]:
+    """How many stored updates still wait for their bot turn."""
+    engine = make_engine(normalise_url(database_url))
+    query = select(func.count()).select_from(Message).where(Message.direction == Direction.IN,
+                                                            Message.status == MessageStatus.RECEIVED)
+
+    def left() -> int:
+        with engine.connect() as connection:
+            return int(connection.scalar(query) or 0)
+
+    return left
+
+
+def load(url: str, rate: int, seconds: float, first: int, fake: Any, answers: bool = True,
+         turns_left: Callable[[], int] | None = None) -> dict[str, float]:
+    """Send rate * seconds updates open-loop; return accepted rate, p50/p99 (ms), the time to all answers and
+    (``turns_left``: the product with a worker) the rate of bot turns."""
     total = int(rate * seconds)
     fake.send("count")
     sent_before = fake.recv()
@@ -123,6 +148,12 @@ def load(url: str, rate: int, seconds: float, first: int, fake: Any, answers: bo
     with ThreadPoolExecutor(64) as pool:
         list(pool.map(one, range(total)))
     finished = time.perf_counter()
+    turns = 0.0
+    while turns_left is not None:  # every update's bot turn done
+        if turns_left() == 0 or time.perf_counter() - finished > 120:
+            turns = total / (time.perf_counter() - start)
+            break
+        time.sleep(0.05)
     while answers:  # every update answered in its chat
         fake.send("count")
         if fake.recv() - sent_before >= total or time.perf_counter() - finished > 120:
@@ -133,11 +164,11 @@ def load(url: str, rate: int, seconds: float, first: int, fake: Any, answers: bo
     accepted = sum(ok for _latency, ok in results)
     quantiles = statistics.quantiles(latencies, n=100)
     return {"accepted_rate": accepted / (finished - start), "accepted": accepted, "total": total,
-            "p50": quantiles[49] * 1000, "p99": quantiles[98] * 1000, "all_answered": answered}
+            "p50": quantiles[49] * 1000, "p99": quantiles[98] * 1000, "all_answered": answered, "turns": turns}
 
 
 def run(database_url: str | None, rates: tuple[int, ...], seconds: float,
-        worker: str = "thread") -> dict[str, dict[int, dict[str, float]]]:
+        worker: str = "thread", workers: int = 0) -> dict[str, dict[int, dict[str, float]]]:
     from crm_plugin.demo import create_app, init_db
 
     figures: dict[str, dict[int, dict[str, float]]] = {"bare": {}, "product": {}}
@@ -163,14 +194,19 @@ def run(database_url: str | None, rates: tuple[int, ...], seconds: float,
         first = 0
         for name, (spec, env, cwd, path) in servers.items():
             process, base = _serve(spec, env, cwd, Path(work, f"{name}.log"))
+            others = [worker_process(url, fake_url, Path(work, f"worker{n}.log"))
+                      for n in range(workers if name == "product" and worker == "external" else 0)]
             try:
-                answers = name == "bare" or worker == "thread"
-                load(base + path, 20, 1, first, fake, answers)  # warm up: imports, the worker thread, connections
+                answers = name == "bare" or worker == "thread" or bool(others)
+                turns_left = _turns_left(url) if name == "product" and answers else None
+                load(base + path, 20, 1, first, fake, answers, turns_left)  # warm up: imports, workers, connections
                 first += 20
                 for rate in rates:
-                    figures[name][rate] = load(base + path, rate, seconds, first, fake, answers)
+                    figures[name][rate] = load(base + path, rate, seconds, first, fake, answers, turns_left)
                     first += int(rate * seconds)
             finally:
+                for other in others:
+                    stop_process(other)
                 process.terminate()
                 process.wait(30)
         fake.send("results")
@@ -184,20 +220,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of load at each rate")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="updates a second, comma-separated")
     parser.add_argument("--worker", choices=["thread", "external"], default="thread",
-                        help="external: no worker thread in the server (ingest alone; nothing is answered)")
+                        help="external: no worker thread in the server")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="with --worker external: worker processes beside the server (0: nothing is answered)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     rates = tuple(int(r) for r in args.rates.split(","))
-    figures = run(args.database_url, rates, args.seconds, args.worker)
-    log.info("webhook ingest, %s, gunicorn 1 process x 8 threads, %.0f s a rate",
-             "postgresql" if args.database_url else "sqlite", args.seconds)
-    log.info("%6s | %-44s | %-44s | %s", "rate", "bare pyTelegramBotAPI echo bot", "product webhook", "ratio")
+    figures = run(args.database_url, rates, args.seconds, args.worker, args.workers)
+    where = "a worker thread in it" if args.worker == "thread" else f"{args.workers} worker processes beside it"
+    log.info("webhook ingest, %s, gunicorn 1 process x 8 threads with %s, %.0f s a rate",
+             "postgresql" if args.database_url else "sqlite", where, args.seconds)
+    log.info("%6s | %-49s | %-49s | %-11s | %s", "rate", "bare pyTelegramBotAPI echo bot", "product webhook",
+             "bot turns", "ratio")
     for rate in rates:
         bare, product = figures["bare"][rate], figures["product"][rate]
         cells = [f"{f['accepted_rate']:6.1f}/s p50 {f['p50']:6.1f} ms p99 {f['p99']:7.1f} ms all {f['all_answered']:5.1f} s"
                  for f in (bare, product)]
-        log.info("%6d | %s | %s | %.2f", rate, cells[0], cells[1], product["accepted_rate"] / bare["accepted_rate"])
+        log.info("%6d | %s | %s | %6.1f/s | %.2f", rate, cells[0], cells[1], product["turns"],
+                 product["accepted_rate"] / bare["accepted_rate"])
     top, hundred = max(rates), figures["product"].get(100)
     ok = figures["product"][top]["accepted_rate"] >= 0.75 * figures["bare"][top]["accepted_rate"]
     ok &= hundred is None or hundred["p99"] < 50

@@ -75,16 +75,18 @@ def check() -> None:
                             "CRM_PLUGIN_REDIS_URL.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=None,
               help="Sender threads (CRM_PLUGIN_WORKER_CONCURRENCY, default 8).")
+@click.option("--turns", type=click.IntRange(1, 64), default=None,
+              help="Bot turns at once, out of the sender threads (CRM_PLUGIN_WORKER_TURNS, default 2).")
 @click.option("--lease", type=click.FloatRange(1), default=None,
               help="Seconds a claimed row stays ours; a crashed worker's rows are retried after it "
                    "(CRM_PLUGIN_WORKER_LEASE, default 60).")
 @click.option("--poll", type=click.FloatRange(0.05), default=None,
               help="Seconds between looks for rows written by other processes (CRM_PLUGIN_WORKER_POLL, default 1).")
 @with_appcontext
-def worker(concurrency: int | None, lease: float | None, poll: float | None) -> None:
+def worker(concurrency: int | None, turns: int | None, lease: float | None, poll: float | None) -> None:
     state = ready_state_for_service()
-    options = {name: value for name, value in (("concurrency", concurrency), ("lease", lease), ("poll", poll))
-               if value is not None}
+    options = {name: value for name, value in (("concurrency", concurrency), ("turns", turns), ("lease", lease),
+                                               ("poll", poll)) if value is not None}
     state.worker = worker = Worker.from_settings(state, handle_received=handle_received, **options)
     click.echo(f"crm_plugin worker {worker.id} started; stop it with Ctrl+C or SIGTERM")
     worker.run_forever()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_plugin.bot.payloads import JobAction, Menu
+from crm_plugin.bot.payloads import JobAction, Menu, Payload, payload_of
 from crm_plugin.bot.router import Dispatcher, Router, normalise_label
 from crm_plugin.core.chat import ButtonPress, Event, FileRef, Photo, Text
 from crm_plugin.core.i18n import N_
@@ -19,6 +19,10 @@ class FakeCtx:
     state_name: str = ""
     is_guest: bool = False
     calls: list[str] = field(default_factory=list)
+
+    @property
+    def pressed(self) -> Payload | None:
+        return payload_of(self.event)
 
 
 def build() -> Dispatcher:

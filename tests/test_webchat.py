@@ -204,7 +204,7 @@ def test_unknown_or_inactive_employee_is_refused(app: Flask, state: PluginState,
 
 # --- talking to the bot --------------------------------------------------------------------------
 
-def test_text_and_start_are_stored_as_events(state: PluginState, admin: FlaskClient,
+def test_text_and_start_are_stored_as_events(state: PluginState, admin: FlaskClient, worker: Any,
                                              people: dict[str, int]) -> None:
     measurer = people["measurer"]
     admin.post(f"{API}/session", json={"user_id": measurer})
@@ -215,13 +215,15 @@ def test_text_and_start_are_stored_as_events(state: PluginState, admin: FlaskCli
     sender = stored[1].payload["inbound"]["sender"]
     assert sender == {"user_id": f"web-{measurer}", "chat_id": f"web-{measurer}", "name": "Хайруллин Ильдар Маратович",
                       "language": "ru", "is_group": False}
-    assert stored[1].payload["inbound"]["event"] == {"text": "Сегодня"} and stored[1].link_id is not None
+    assert stored[1].payload["inbound"]["event"] == {"text": "Сегодня"}
     page = poll(admin, measurer)
     assert [m["text"] for m in page["messages"]] == ["/start", "Сегодня"] and page["busy"] is True
     # Empty text and unknown actions get a plain Russian answer and store nothing.
     assert send(admin, measurer, type="text", text="   ").json["error"] == "Напишите сообщение."
     assert send(admin, measurer, type="teleport").status_code == 400
     assert len(rows(state)) == 2
+    deliver(worker)  # the turn files each row under the employee it came from (the admin's log shows who)
+    assert [m.link_id is not None for m in rows(state, direction=Direction.IN)] == [True, True]
 
 
 def test_start_gets_the_bots_answer_and_a_button_press_works(worker: Any, state: PluginState, admin: FlaskClient,

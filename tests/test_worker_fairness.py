@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -12,7 +14,9 @@ import pytest
 from flask import Flask
 
 from crm_plugin import PluginState
-from crm_plugin.core.models import MessageStatus
+from crm_plugin.core.chat import Inbound, Sender, Text
+from crm_plugin.core.models import Message, MessageStatus
+from crm_plugin.delivery.outbox import log_inbound
 from crm_plugin.delivery.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter
 from crm_plugin.delivery.worker import Worker
 from crm_plugin.extension import make_worker
@@ -135,3 +139,38 @@ def test_available_in_through_redis() -> None:
     assert limiter.reserve([bot], max_wait=1).granted
     assert 0.05 < limiter.available_in([bot]) <= 0.1
     assert 0.05 < limiter.available_in([bot]) <= 0.1  # nothing taken
+
+
+def test_bot_turns_take_at_most_their_slots_while_the_other_senders_send(app: Flask, state: PluginState,
+                                                                        fake: FakeTelegram) -> None:
+    bot_id = add_telegram_bot(app, state, fake.url, TOKEN)
+    with state.db.session() as session:  # six people write at once
+        for n in range(6):
+            log_inbound(session, bot_id=bot_id, inbound=Inbound(Sender(str(n), str(3000 + n)), Text("привет")))
+    enqueue_texts(state, bot_id, [(str(1000 + n), f"рассылка {n}") for n in range(20)])
+    lock = threading.Lock()
+    running, most, sent_during_turns = [0], [0], []
+
+    def turn(state: PluginState, message_id: int) -> bool:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)  # a slow turn (a CRM call): the broadcast goes on meanwhile
+        sent_during_turns.append(len(fake.sent_messages()))
+        with lock:
+            running[0] -= 1
+        with state.db.session() as session:
+            row = session.get(Message, message_id)
+            assert row is not None
+            row.status, row.claimed_by, row.claimed_until = MessageStatus.HANDLED, None, None
+        return True
+
+    worker = Worker.from_settings(state, handle_received=turn, concurrency=8, turns=2, poll=0.05)
+    try:
+        assert worker.drain(20)
+    finally:
+        worker.stop()
+    assert most[0] == 2  # six rows and eight senders, yet two turns at a time
+    assert len(sent_during_turns) == 6 and len(fake.sent_messages()) == 20
+    assert max(sent_during_turns) > 0  # the other senders kept sending while the turns ran
+    assert {row.status for row in rows(state)} == {MessageStatus.HANDLED, MessageStatus.SENT}

@@ -90,15 +90,20 @@ def compact_address(address: str) -> str:
     return f"{street}, {house.strip()}" if house else street
 
 
-def list_label(ctx: Context, job: Job, with_date: bool, done_date: bool = False) -> str:
-    """A list's button: the time and the street with the whole house number (VK's 40 characters)."""
+def _when(ctx: Context, job: Job, with_date: bool, done_date: bool) -> str:
+    """The job's mark and time as a list shows it: '✅ 04.03 10:00'."""
     moment = done_at(job) if done_date else job.scheduled_at
     if moment is None:
         when = ctx.t("no time")
     else:
         local = ctx.local(moment)
         when = local.strftime("%d.%m" if done_date else "%d.%m %H:%M" if with_date else "%H:%M")
-    head = f"{STATUS_MARKS.get(job.status, '')}{when} · "
+    return f"{STATUS_MARKS.get(job.status, '')}{when}"
+
+
+def list_label(ctx: Context, job: Job, with_date: bool, done_date: bool = False) -> str:
+    """A list's button: the time and the street with the whole house number (VK's 40 characters)."""
+    head = f"{_when(ctx, job, with_date, done_date)} · "
     address = compact_address(job.address)
     room = LINE_LIMIT - len(head)
     if len(address) > room:  # cut the street's name, never the house number
@@ -111,8 +116,7 @@ def list_label(ctx: Context, job: Job, with_date: bool, done_date: bool = False)
 def list_entry(ctx: Context, job: Job, with_date: bool, done_date: bool = False, assignee: str | None = None) -> str:
     """The list message's entry of a job: time and client on a line, the street and house on the next (the
     button may be cut by the platform; the text wraps), the assignee for admins, the day it was done."""
-    head = list_label(ctx, job, with_date, done_date).split(" · ", 1)[0]
-    first = [head, short_name(job.client.name)]
+    first = [_when(ctx, job, with_date, done_date), short_name(job.client.name)]
     if assignee is not None:
         first.append(assignee)
     return " · ".join(first) + "\n" + compact_address(job.address)
@@ -165,7 +169,7 @@ def card_text(ctx: Context, job: Job) -> str:
 
 
 def assignee_name(ctx: Context, job: Job, short: bool = False) -> str:
-    user = ctx.gateway.get_user(job.assignee_id) if job.assignee_id is not None else None
+    user = ctx.turn.crm_user(job.assignee_id) if job.assignee_id is not None else None
     if user is None:
         return ctx.t("nobody")
     return short_name(user.full_name) if short else user.full_name

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,9 @@ class Context:
     chat: ChatState
     user: User | None = None  # the CRM user, for a bound employee
     link: EmployeeLink | None = None
+    # What a feature reads once per turn however often its steps ask (the statistics a person may see), by a
+    # key of the feature's own that names whatever the value depends on.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.lang = pick_language(self.link.language if self.link else None, self.sender.language,
@@ -45,9 +49,15 @@ class Context:
     def event(self) -> Event:
         return self.turn.inbound.event
 
+    @cached_property
+    def pressed(self) -> Payload | None:
+        """The pressed button's payload, unpacked once per turn (every button route tests it); None for other
+        events and for payloads ``unpack`` refuses."""
+        return payload_of(self.event)
+
     def payload(self, kind: type[P]) -> P:
         """The pressed button's payload, for a handler routed by ``router.button(kind)``."""
-        payload = payload_of(self.event)
+        payload = self.pressed
         if not isinstance(payload, kind):  # a handler reached by another route: a bug, not a forged button
             raise TypeError(f"expected a {kind.__name__} button, got {self.event!r}")
         return payload
@@ -81,6 +91,7 @@ class Context:
         """The guest has just been bound: the rest of the turn speaks to the employee."""
         self.link, self.user = link, user
         self.turn.link = link
+        self.turn.crm_users[user.id] = user
         self.__post_init__()
 
     # time in the company's zone

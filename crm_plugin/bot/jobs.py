@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..core.chat import TextReply
 from ..core.i18n import translator
-from ..host import CrmGateway, Job, JobKind, Role
+from ..host import Job, JobKind, Role, User
 from . import labels, offers
 from .access import can_take, can_view, can_work_on
 from .cards import AWAIT_FILES, assignee_name, list_entry, list_label, show_card
@@ -145,17 +145,18 @@ def on_take(ctx: Context) -> None:
             show_menu(ctx, ctx.t("This job is not available to you."))
             return
         fresh = ctx.gateway.get_job(job.id) or job
-        ctx.say(taken_text(ctx.t, ctx.gateway, fresh), [[button(ctx.t(labels.MENU), Menu())]])
+        ctx.say(taken_text(ctx.t, ctx.turn.crm_user, fresh), [[button(ctx.t(labels.MENU), Menu())]])
         return
     taken = ctx.gateway.get_job(job.id) or job
     show_card(ctx, taken, back_to_list(ctx), intro=ctx.t("The request is yours."))
     tell_others_taken(ctx, taken)
 
 
-def taken_text(t: Translate, gateway: CrmGateway, job: Job) -> str:
+def taken_text(t: Translate, user_of: Callable[[int], User | None], job: Job) -> str:
+    """``user_of``: the turn's ``crm_user`` (the taker is read once however many people are told)."""
     if job.assignee_id is None:
         return t("Request No. %(number)s can no longer be taken.", number=job.order_number)
-    taker = gateway.get_user(job.assignee_id)
+    taker = user_of(job.assignee_id)
     return t("Request No. %(number)s has already been taken by %(name)s.", number=job.order_number,
              name=taker.full_name if taker else "—")
 
@@ -165,4 +166,4 @@ def tell_others_taken(ctx: Context, job: Job) -> None:
     others = [user_id for user_id in offers.offered_to(ctx.session, job.id) if user_id != ctx.employee.id]
     for link in bound_links(ctx.session, others):
         t = translator(language_of(link, ctx.turn.settings))
-        send_to_link(ctx.session, link, TextReply(taken_text(t, ctx.gateway, job)))
+        send_to_link(ctx.session, link, TextReply(taken_text(t, ctx.turn.crm_user, job)))

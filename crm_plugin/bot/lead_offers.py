@@ -147,7 +147,7 @@ def _taken_text(t: Any, ctx: Context, lead_id: int) -> str:
         return t("Lead No. %(number)s can no longer be taken.", number=lead_id)
     if manager_id == ctx.employee.id:
         return t("Lead No. %(number)s is yours.", number=lead_id)
-    taker = ctx.gateway.get_user(manager_id)
+    taker = ctx.turn.crm_user(manager_id)
     return t("Lead No. %(number)s: taken by %(name)s.", number=lead_id, name=taker.full_name if taker else "—")
 
 

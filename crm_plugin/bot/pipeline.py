@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..core.chat import TextReply
 from ..core.i18n import N_, pick_language, translator
@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 _REFUSED_ALBUM = "_refused_album"  # the album already answered with a refusal
 APOLOGY = N_("Something went wrong with your message. Please try again a little later.")
 
+# Built once: every turn of a caller that did not look the row up runs it.
+_LINK = select(EmployeeLink).where(EmployeeLink.bot_id == bindparam("bot_id"),
+                                   EmployeeLink.platform_user_id == bindparam("user_id"))
+
 dispatcher = Dispatcher()
 dispatcher.include(auth.router, attendance.router, reports.router, loose_files.router, jobs.router,
                    admin_filter.router, staff_admin.router, stats.router, lead_offers.router, menu.router)
@@ -32,14 +36,13 @@ def handle(turn: Turn) -> None:
         if not stats.refuse_in_group(turn):  # figures go to private chats only: asking for them gets a refusal
             log.debug("bot %s: group message in %s ignored by the staff bot", turn.bot.id, sender.chat_id)
         return
-    link = turn.session.scalars(select(EmployeeLink).where(
-        EmployeeLink.bot_id == turn.bot.id, EmployeeLink.platform_user_id == sender.user_id)).first()
+    link = _link_of(turn)
     user = None
     if link is not None and link.status is LinkStatus.BLOCKED:
         _refuse(turn, link, N_("Your access to the bot has been blocked by an administrator."))
         return
     if link is not None and link.status in (LinkStatus.BOUND, LinkStatus.UNREACHABLE):
-        user = turn.gateway.get_user(link.crm_user_id)
+        user = turn.crm_user(link.crm_user_id)
         if user is None or not user.active:
             _refuse(turn, link, N_("Your CRM account is disabled. Contact the administrator."))
             return
@@ -55,6 +58,15 @@ def handle(turn: Turn) -> None:
     ctx = Context(turn, load_chat_state(turn.session, turn.bot.id, sender.chat_id), user, link)
     if not dispatcher.dispatch(ctx):
         log.warning("bot %s: no handler for %s", turn.bot.id, type(turn.inbound.event).__name__)
+
+
+def _link_of(turn: Turn) -> EmployeeLink | None:
+    """The sender's row on this bot. The worker looks it up before the turn (inbound.receive) and hands it over
+    in ``turn.link``: that row is taken as it is rather than read again."""
+    given, user_id = turn.link, turn.inbound.sender.user_id
+    if given is not None and given.bot_id == turn.bot.id and given.platform_user_id == user_id:
+        return given
+    return turn.session.scalars(_LINK, {"bot_id": turn.bot.id, "user_id": user_id}).first()
 
 
 def _refuse(turn: Turn, link: EmployeeLink, msgid: str) -> None:

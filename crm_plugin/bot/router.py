@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.chat import ButtonPress, Event, Start, Text
 from ..core.i18n import variants
-from .payloads import Payload, payload_of
+from .payloads import Payload
 
 if TYPE_CHECKING:
     from .context import Context
@@ -86,7 +86,7 @@ class Router:
 
     def button(self, kind: type[Payload]) -> Callable[[Handler], Handler]:
         """A pressed button whose payload unpacks to ``kind`` (or a subclass of it)."""
-        return self.on(ButtonPress, test=lambda ctx: isinstance(payload_of(ctx.event), kind))
+        return self.on(ButtonPress, test=lambda ctx: isinstance(ctx.pressed, kind))
 
     def event(self, *events: type) -> Callable[[Handler], Handler]:
         return self.on(*events)
@@ -101,17 +101,25 @@ class Router:
 class Dispatcher:
     def __init__(self) -> None:
         self.routers: list[Router] = []
+        self._orders: dict[tuple[bool, int], list[Route]] = {}  # (guests, routes registered): the order
 
     def include(self, *routers: Router) -> None:
         self.routers.extend(routers)
 
+    def ordered(self, guests: bool) -> list[Route]:
+        """The routes in the order they are tried (see the module's docstring), worked out once per set of
+        routes rather than at every turn."""
+        key = (guests, sum(len(router.routes) for router in self.routers))
+        if key not in self._orders:
+            routes = [r for router in self.routers if router.guests == guests for r in router.routes]
+            self._orders[key] = ([r for r in routes if r.state is not None and not r.fallback]
+                                 + [r for r in routes if r.state is None and not r.fallback]
+                                 + [r for r in routes if r.fallback])
+        return self._orders[key]
+
     def dispatch(self, ctx: Context) -> bool:
         """Run the first matching handler; False when none matched."""
-        routes = [r for router in self.routers if router.guests == ctx.is_guest for r in router.routes]
-        ordered = ([r for r in routes if r.state is not None and not r.fallback]
-                   + [r for r in routes if r.state is None and not r.fallback]
-                   + [r for r in routes if r.fallback])
-        for route in ordered:
+        for route in self.ordered(ctx.is_guest):
             if route.matches(ctx):
                 log.debug("turn %s handled by %s", type(ctx.event).__name__, route.handler.__qualname__)
                 route.handler(ctx)

@@ -121,7 +121,7 @@ def on_shift(ctx: Context) -> None:
                                       .order_by(Attendance.started_at)))
     lines = []
     for shift in shifts:
-        user = ctx.gateway.get_user(shift.crm_user_id)
+        user = ctx.turn.crm_user(shift.crm_user_id)
         local = ctx.local(shift.started_at)
         since = local.strftime("%H:%M") if local.date() == ctx.today else local.strftime("%d.%m %H:%M")
         line = t("%(name)s, since %(time)s", name=user.full_name if user else f"#{shift.crm_user_id}", time=since)

@@ -57,8 +57,13 @@ def viewer(ctx: Context) -> access.Viewer:
 
 
 def visible(ctx: Context) -> list[MetricSpec]:
-    return [spec for spec in access.visible_metrics(ctx.session, ctx.gateway.metrics(), viewer(ctx))
-            if _fits_a_button(spec.key)]
+    """The metrics this person may see in the bot, read once per turn (the menu, then the step, may ask)."""
+    who = viewer(ctx)
+    key = ("stats.visible", who)
+    if key not in ctx.memo:
+        ctx.memo[key] = [spec for spec in access.visible_metrics(ctx.session, ctx.gateway.metrics(), who)
+                         if _fits_a_button(spec.key)]
+    return list(ctx.memo[key])
 
 
 def _fits_a_button(key: str) -> bool:

@@ -16,7 +16,7 @@ from ..core.chat import FileRef, Inbound, Reply
 from ..core.models import Bot, EmployeeLink
 from ..core.settings import Settings
 from ..delivery.outbox import enqueue
-from ..host import CrmGateway
+from ..host import CrmGateway, User
 from . import keyboards
 
 
@@ -31,6 +31,14 @@ class Turn:
     now: datetime
     link: EmployeeLink | None = None  # the sender's binding on this bot, when there is one
     sent: list[Reply] = field(default_factory=list)
+    crm_users: dict[int, User | None] = field(default_factory=dict, repr=False)  # read in this turn, by id
+
+    def crm_user(self, user_id: int) -> User | None:
+        """The CRM user, asked of the gateway once per turn: the sender's own record serves the access check,
+        the menu and their name on a job; an admin's list names each job's assignee."""
+        if user_id not in self.crm_users:
+            self.crm_users[user_id] = self.gateway.get_user(user_id)
+        return self.crm_users[user_id]
 
     def reply(self, reply: Reply) -> None:
         """Answer the person who wrote."""

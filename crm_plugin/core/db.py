@@ -7,13 +7,15 @@ keeps a plain SQLAlchemy 2.0 engine on the same database URL.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import wakeups
@@ -65,25 +67,30 @@ class Database:
         self.redis_url = redis_url  # where wake-ups are published for other processes too (core/wakeups.py)
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessions = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}),
-                                          expire_on_commit=False)
+        # Reads: on SQLite a deferred transaction (a WAL snapshot, no write lock); on PostgreSQL autocommit, so a
+        # read is one round trip instead of three (BEGIN, the statement, COMMIT).
+        read_options: dict[str, Any] = {_READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            read_options["isolation_level"] = "AUTOCOMMIT"
+        self.read_sessions = sessionmaker(self.engine.execution_options(**read_options), expire_on_commit=False)
         # SQLite has one writer at a time, and its busy handler polls with sleeps of up to 100 ms: under
         # load a waiting writer sleeps long after the lock is free. This process's writers queue on a lock
         # of their own instead (other processes still meet SQLite's busy wait).
-        self._writers: threading.RLock | None = threading.RLock() if url.startswith("sqlite") else None
+        self._writers = _WriterQueue() if url.startswith("sqlite") else None
         self._watchers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         event.listen(self.sessions, "after_commit", self._after_commit)
-        if self.engine.dialect.name == "postgresql":  # other processes' workers hear of it with the commit
-            event.listen(self.sessions, "before_commit", _notify_in_transaction)
-        if redis_url:
-            self.watch(wakeups.publisher(redis_url))
+        # Other processes' workers hear of it too (PostgreSQL NOTIFY, Redis), told from a thread of its own.
+        self._announcer = wakeups.Announcer.for_urls(url, redis_url)
+        if self._announcer is not None:
+            self.watch(self._announcer.announce)
         event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(_NEW_ROWS, None))
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
-        queued = self._writers is not None and self._writers.acquire(timeout=_WRITE_QUEUE_TIMEOUT)
+    def session(self, *, urgent: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error. ``urgent``: a short write
+        someone waits for (a webhook storing an update): on SQLite it goes before the worker's queued writes."""
+        queued = self._writers is not None and self._writers.acquire(urgent, _WRITE_QUEUE_TIMEOUT)
         try:
             with self.sessions.begin() as session:
                 yield session
@@ -95,7 +102,8 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session that only reads: on SQLite its transaction takes no write lock, so it never waits for a
-        writer (WAL gives it a snapshot). Writing in it may fail with "database is locked": use ``session``."""
+        writer (WAL gives it a snapshot); on PostgreSQL each statement commits by itself (no snapshot across
+        statements). Never write in it: use ``session``."""
         with self.read_sessions.begin() as session:
             yield session
 
@@ -123,12 +131,43 @@ class Database:
         return wakeups.listen(self.url, self.redis_url, wake)
 
     def dispose(self) -> None:
+        if self._announcer is not None:
+            self._announcer.close()
         self.engine.dispose()
 
 
-def _notify_in_transaction(session: Session) -> None:
-    if session.info.get(_NEW_ROWS):
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": wakeups.CHANNEL})
+class _WriterQueue:
+    """This process's SQLite writers, one at a time (reentrant, like the transactions that nest in a thread);
+    urgent ones go before the others that wait."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+
+    def acquire(self, urgent: bool, timeout: float) -> bool:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            self._urgent_waiting += urgent
+            try:
+                free = self._changed.wait_for(
+                    lambda: self._owner is None and (urgent or not self._urgent_waiting), timeout)
+            finally:
+                self._urgent_waiting -= urgent
+            if free:
+                self._owner, self._depth = me, 1
+            return free
+
+    def release(self) -> None:
+        with self._changed:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._changed.notify_all()
 
 
 def make_engine(url: str) -> Engine:
@@ -142,7 +181,31 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
             "BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    event.listen(engine.pool, "checkin", _note_checkin)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+PING_AFTER_IDLE = 1.0  # seconds: a pooled connection idle longer is pinged before use
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A connection the database may have closed meanwhile (a restart, an idle timeout) is pinged before use and
+    replaced when dead: pool_pre_ping's protection, without its round trip on every checkout under load."""
+    checked_in_at = record.info.get("checked_in_at")
+    if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE:
+        return  # just connected, or in use a moment ago
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as error:  # noqa: BLE001 - any failure: the pool connects anew (up to three times)
+        raise DisconnectionError(str(error)) from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -51,6 +51,7 @@ class Settings:
     viber_api_url: str
     slack_api_url: str
     worker_concurrency: int
+    worker_turns: int
     worker_lease: float
     worker_poll: float
     send_max_attempts: int

@@ -109,7 +109,7 @@ class ClaimHandler:
 
     def __init__(self, state: PluginState, worker_id: str, limiter: RateLimiter, policy: Policy,
                  on_reschedule: Callable[[datetime], None],
-                 handle_received: Callable[[PluginState, int], None] | None) -> None:
+                 handle_received: Callable[[PluginState, int], bool] | None) -> None:
         self.state = state
         self.worker_id = worker_id
         self.limiter = limiter
@@ -242,7 +242,8 @@ class ClaimHandler:
     def handle(self, message: Message) -> None:
         assert self.handle_received is not None
         try:
-            self.handle_received(self.state, message.id)
+            if self.handle_received(self.state, message.id):
+                return  # settled, claim and all, in the work's own transaction
         except Exception as error:  # noqa: BLE001 - work to do again (see the module's notes)
             self._handle_again(message, error)
             return

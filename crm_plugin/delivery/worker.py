@@ -5,7 +5,8 @@ memory), bot by bot in turn: a bot whose rate budget is spent for now (``LOOKAHE
 bot takes at most the sends its budget allows in that time, so bots never wait for each other's backlog and
 no sender thread sleeps long on one bot's pacing. Then it sleeps until a sender finishes, a commit adds rows
 (in this process: ``Database.watch``; in others: PostgreSQL NOTIFY or Redis, core/wakeups.py), a row it put
-back or a skipped bot's budget falls due, or the poll interval passes (the fallback).
+back or a skipped bot's budget falls due, or the poll interval passes (the fallback). Incoming rows (the bot's
+turns) take at most ``turns`` of the senders at once, so the others keep sending while people write.
 
     worker = Worker.from_settings(state, handle_received=handle_received)
     worker.start_thread()      # embedded: a daemon thread in the web process
@@ -48,7 +49,7 @@ __all__ = ["Worker", "resend"]
 
 _numbers = itertools.count(1)
 LOOKAHEAD = 0.15  # seconds of a bot's rate budget claimed at once: enough to keep its pipeline full
-HandleReceived = Callable[[PluginState, int], None]
+HandleReceived = Callable[[PluginState, int], bool]  # True: it settled the row itself
 
 
 def _new_id() -> str:
@@ -58,12 +59,15 @@ def _new_id() -> str:
 
 class Worker:
     def __init__(self, state: PluginState, *, handle_received: HandleReceived | None = None,
-                 concurrency: int = 8, lease: float = 60.0, poll: float = 1.0, policy: Policy | None = None,
+                 concurrency: int = 8, turns: int = 2, lease: float = 60.0, poll: float = 1.0, policy: Policy | None = None,
                  limiter: RateLimiter | None = None, worker_id: str | None = None,
                  clock_tasks: Sequence[ClockTask] = ()) -> None:
         self.state = state
         self.id = worker_id or _new_id()
         self.concurrency = max(1, concurrency)
+        # Bot turns at once (the other senders keep sending): a turn is CPU work under one interpreter lock, and
+        # more of them at once only make the web process's webhook threads (embedded mode) wait behind them.
+        self.turns = max(1, min(turns, self.concurrency))
         self.lease = lease  # seconds a claim holds; a crashed worker's rows are retried after it
         self.poll = poll  # seconds between looks for rows written by other processes
         self.limiter = limiter or limiter_from_url(None)
@@ -77,8 +81,10 @@ class Worker:
         self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._busy = 0
+        self._turns_busy = 0
+        self._turns_full = False  # the last claim left incoming rows for want of a turn slot
         self._in_flight: Counter[int] = Counter()  # outgoing rows in the senders, per bot
-        self._futures: dict[Future[None], int] = {}  # handed over, not finished: the row's id
+        self._futures: dict[Future[None], tuple[int, bool]] = {}  # handed over, not finished: row id, a turn?
         self._pool_lock = threading.Lock()  # no hand-over while the pool shuts down
         self._turn = 0  # which bot the next claim starts with (round robin)
         self._recheck = True  # False: only a sender finished, so bots that had nothing due are not asked again
@@ -100,6 +106,7 @@ class Worker:
         settings = state.settings
         options: dict[str, Any] = {
             "concurrency": settings.worker_concurrency,
+            "turns": settings.worker_turns,
             "lease": settings.worker_lease,
             "poll": settings.worker_poll,
             "policy": Policy(max_attempts=settings.send_max_attempts),
@@ -216,7 +223,8 @@ class Worker:
                 for future in [f for f in self._futures if f.cancelled()]:
                     del self._futures[future]
                 self._busy -= len(cancelled)
-            self._release(cancelled)  # never started: others may take them now, not after the lease
+                self._turns_busy -= sum(turn for _row, turn in cancelled)
+            self._release([row for row, _turn in cancelled])  # never started: others may take them now, not after the lease
 
     # --- the loop ------------------------------------------------------------------------------------
     def _loop(self, done: Callable[[], bool] = lambda: False, deadline: float | None = None) -> None:
@@ -260,7 +268,9 @@ class Worker:
             with self.state.db.session() as session:
                 written = self._write_sent_in(session)
                 if recheck and self._handle_received is not None:
-                    incoming = claim.claim_incoming(session, self.id, limit=free, lease=self.lease, now=now)
+                    slots = min(free, self.turns - self._turns_busy)
+                    incoming = claim.claim_incoming(session, self.id, limit=slots, lease=self.lease, now=now)
+                    self._turns_full = slots > 0 and len(incoming) == slots
                 if recheck:
                     outgoing = claim.claim_lapsed(session, self.id, limit=free - len(incoming), lease=self.lease,
                                                   now=now)
@@ -328,15 +338,17 @@ class Worker:
                 if self._pool is None or self._stopping.is_set():
                     unstarted.append(message.id)
                     continue
+                outgoing = message.bot_id if job == self.sender.send else None
                 with self._idle:
                     self._busy += 1
-                    if job == self.sender.send:
-                        self._in_flight[message.bot_id] += 1
-                outgoing = message.bot_id if job == self.sender.send else None
+                    if outgoing is None:
+                        self._turns_busy += 1
+                    else:
+                        self._in_flight[outgoing] += 1
                 future = self._pool.submit(self._run, job, outgoing, message, *args)
                 with self._idle:
                     if not future.done():
-                        self._futures[future] = message.id
+                        self._futures[future] = (message.id, outgoing is None)
         self._release(unstarted)
         return len(jobs) - len(unstarted)
 
@@ -381,7 +393,10 @@ class Worker:
         finally:
             with self._idle:
                 self._busy -= 1
-                if outgoing_bot is not None:
+                if outgoing_bot is None:
+                    self._turns_busy -= 1
+                    self._recheck = self._recheck or self._turns_full  # rows may wait for the slot it frees
+                else:
                     self._nothing_due.discard(outgoing_bot)  # the next row of the chat it sent to is due now
                     self._in_flight[outgoing_bot] -= 1
                     if self._in_flight[outgoing_bot] <= 0:

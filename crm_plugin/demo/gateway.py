@@ -3,6 +3,10 @@
 Each call runs in a session and transaction of its own on the demo's engine, so a call from the plugin's
 worker thread never shares (or rolls back) the state of a web request, and what it writes is committed
 before it returns: the demo's pages show it at once.
+
+The reads a bot turn makes (users, jobs, a page of a list) are one statement each, built once (reads.py), on a
+connection of their own (``_read``): on PostgreSQL with no BEGIN and COMMIT around the statement, so a read is
+one round trip, not three.
 """
 
 from __future__ import annotations
@@ -11,18 +15,17 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
 
 from flask import current_app, has_app_context, has_request_context
 from flask_login import current_user as login_user_proxy
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import host
 from ..phones import normalise_phone
-from . import metrics
+from . import metrics, reads
 from . import models as m
 from .timeutil import local_tz
 
@@ -30,29 +33,6 @@ log = logging.getLogger(__name__)
 
 OPEN_STATUSES = (host.JobStatus.NEW, host.JobStatus.SCHEDULED)
 DONE_STATUS = {host.JobKind.MEASUREMENT: host.JobStatus.MEASURED, host.JobKind.INSTALLATION: host.JobStatus.INSTALLED}
-
-
-def to_host_user(user: m.User) -> host.User:
-    return host.User(id=user.id, login=user.login, full_name=user.full_name, email=user.email, phone=user.phone,
-                     active=user.active, is_admin=user.is_admin, roles=user.roles)
-
-
-def to_host_job(job: m.Job) -> host.Job:
-    client = job.order.client
-    return host.Job(
-        id=job.id, kind=job.kind, order_id=job.order_id, order_number=job.order.number, status=job.status,
-        scheduled_at=job.scheduled_at, address=job.address,
-        client=host.Client(id=client.id, name=client.name, phones=client.phones, address=client.address),
-        latitude=job.latitude, longitude=job.longitude, manager_comment=job.manager_comment,
-        assignee_id=job.assignee_id, updated_at=job.updated_at, done_at=job.done_at,
-    )
-
-
-def _job_order(query: host.JobQuery) -> tuple[Any, ...]:
-    """ORDER BY in the index's own order: NULLS LAST spelled out (SQLite sorts NULL first by default)."""
-    if query.order is host.JobOrder.DONE_DESC:
-        return m.Job.done_at.desc().nulls_last(), m.Job.id.desc()
-    return m.Job.scheduled_at.asc().nulls_last(), m.Job.id
 
 
 def check_transition(kind: host.JobKind, current: host.JobStatus, new: host.JobStatus) -> None:
@@ -84,6 +64,17 @@ class DemoGateway:
         with Session(self.db.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for a read of one statement. On PostgreSQL in autocommit: the statement is its own
+        transaction, with no BEGIN and COMMIT round trips (psycopg sets it on the client side; the pool resets
+        it when the connection goes back). SQLite's driver begins no transaction for a SELECT anyway."""
+        engine = self.db.engine
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
     # users
 
     def current_user(self) -> host.User | None:
@@ -92,16 +83,16 @@ class DemoGateway:
         return self.get_user(int(login_user_proxy.get_id()))
 
     def get_user(self, user_id: int) -> host.User | None:
-        with self._session() as session:
-            user = session.get(m.User, user_id)
-            return to_host_user(user) if user else None
+        with self._read() as connection:
+            row = connection.execute(reads.USER_BY_ID, {"user_id": user_id}).first()
+        return reads.user_of(row) if row is not None else None
 
     def list_users(self, *, active_only: bool = True, role: host.Role | None = None) -> list[host.User]:
-        stmt = select(m.User).order_by(m.User.full_name)
+        stmt = select(*reads.USER_COLUMNS).order_by(m.User.full_name)
         if active_only:
             stmt = stmt.where(m.User.active.is_(True))
-        with self._session() as session:
-            users = [to_host_user(u) for u in session.scalars(stmt)]
+        with self._read() as connection:
+            users = [reads.user_of(row) for row in connection.execute(stmt)]
         if role is host.Role.ADMIN:
             return [u for u in users if u.is_admin]
         return [u for u in users if role is None or role in u.roles]
@@ -114,8 +105,9 @@ class DemoGateway:
         phone = normalise_phone(identity)
         if phone:
             matches.append(m.User.phone_e164 == phone)
-        with self._session() as session:
-            return [to_host_user(u) for u in session.scalars(select(m.User).where(or_(*matches)).order_by(m.User.id))]
+        with self._read() as connection:
+            stmt = select(*reads.USER_COLUMNS).where(or_(*matches)).order_by(m.User.id)
+            return [reads.user_of(row) for row in connection.execute(stmt)]
 
     def send_login_code(self, user_id: int, code: str) -> None:
         with self._session() as session:
@@ -127,48 +119,23 @@ class DemoGateway:
     # jobs and their files
 
     def get_job(self, job_id: int) -> host.Job | None:
-        with self._session() as session:
-            job = session.get(m.Job, job_id)
-            return to_host_job(job) if job else None
+        with self._read() as connection:
+            row = connection.execute(reads.JOB_BY_ID, {"job_id": job_id}).first()
+        return reads.job_of(row) if row is not None else None
 
     def list_jobs(self, query: host.JobQuery) -> list[host.Job]:
-        return list(self.list_jobs_page(query, count=False).jobs)
+        shape, params = reads.shape_and_params(query)
+        with self._read() as connection:
+            return [reads.job_of(row) for row in connection.execute(reads.jobs_statement(shape), params)]
 
-    def list_jobs_page(self, query: host.JobQuery, *, count: bool = True) -> host.JobPage:
-        """One page by LIMIT/OFFSET and its total by COUNT, in one transaction; the composite indexes on
-        demo_jobs (models.Job) serve both for a worker's lists."""
-        for bound in (query.scheduled_from, query.scheduled_to):
-            if bound is not None and bound.tzinfo is None:
-                raise ValueError(f"naive datetime bound {bound!r}: the contract takes aware datetimes")
-        if query.offset < 0 or (query.limit is not None and query.limit < 0):
-            raise ValueError(f"negative limit or offset: {query.limit!r}, {query.offset!r}")
-        where = []
-        if query.assignee_id is not None:
-            where.append(m.Job.assignee_id == query.assignee_id)
-        if query.unassigned_only:
-            where.append(m.Job.assignee_id.is_(None))
-        if query.kind is not None:
-            where.append(m.Job.kind == query.kind)
-        if query.scheduled_from is not None:
-            where.append(m.Job.scheduled_at >= query.scheduled_from)
-        if query.scheduled_to is not None:
-            where.append(m.Job.scheduled_at < query.scheduled_to)
-        if query.statuses is not None:
-            where.append(m.Job.status.in_(list(query.statuses)))
-        # The total rides on every row (COUNT(*) OVER ()): one statement, one round trip for the page and count.
-        columns = (m.Job, func.count().over()) if count else (m.Job,)
-        stmt = select(*columns).where(*where).order_by(*_job_order(query)).offset(query.offset or None)
-        if query.limit is not None:
-            stmt = stmt.limit(query.limit)
-        with self._session() as session:
-            rows = session.execute(stmt).all()
-            jobs = tuple(to_host_job(row[0]) for row in rows)
-            if not count:
-                return host.JobPage(jobs, len(jobs))
-            if rows:
-                return host.JobPage(jobs, int(rows[0][1]))
-            # past the end (or nothing matches): no row carries the total
-            return host.JobPage(jobs, session.scalar(select(func.count()).select_from(m.Job).where(*where)) or 0)
+    def list_jobs_page(self, query: host.JobQuery) -> host.JobPage:
+        """One page by LIMIT/OFFSET and its total by COUNT, in one statement (reads.page_statement); the
+        composite indexes on demo_jobs (models.Job) serve both for a worker's lists."""
+        shape, params = reads.shape_and_params(query)
+        with self._read() as connection:
+            rows = connection.execute(reads.page_statement(shape), params).all()
+        # rows[0] always exists (the count's); a page past the end (or nothing matching) is that row alone
+        return host.JobPage(tuple(reads.job_of(row) for row in rows if row[0] is not None), int(rows[0].total))
 
     def assign_job(self, job_id: int, user_id: int, *, replacing: int | None = None) -> bool:
         # One conditional UPDATE: of two people taking the same job at once, exactly one row update wins.

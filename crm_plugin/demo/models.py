@@ -32,6 +32,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_roles(text: str | None) -> frozenset[Role]:
+    """The roles column ("installer,measurer") as roles: also read by the gateway's column selects."""
+    return frozenset(Role(r) for r in (text or "").split(",") if r)
+
+
+def parse_phones(text: str | None) -> tuple[str, ...]:
+    """The phones column (comma-separated) as the phones, in the order stored."""
+    return tuple(p.strip() for p in (text or "").split(",") if p.strip())
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as the enum's value in a VARCHAR: the same on SQLite and PostgreSQL, no native type to migrate.
     return Enum(cls, native_enum=False, values_callable=lambda members: [m.value for m in members], length=32)
@@ -74,7 +84,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def roles(self) -> frozenset[Role]:
-        return frozenset(Role(r) for r in (self.roles_text or "").split(",") if r)
+        return parse_roles(self.roles_text)
 
     @roles.setter
     def roles(self, roles: frozenset[Role] | set[Role] | list[Role]) -> None:
@@ -113,7 +123,7 @@ class Client(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def phones(self) -> tuple[str, ...]:
-        return tuple(p.strip() for p in (self.phones_text or "").split(",") if p.strip())
+        return parse_phones(self.phones_text)
 
     def __str__(self) -> str:
         return self.name

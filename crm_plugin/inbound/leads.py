@@ -62,8 +62,10 @@ class Selected:
 def select_leads(session: Session, bot_id: int, leads: list[dict[str, Any]]) -> Selected:
     """The captures that count on this bot: its «Заявки из каналов» is on, the event type or channel is one the
     admin chose, and a VK message's author is nobody the staff bot knows (bound, binding, or mid-conversation)."""
+    if not leads:  # the common case: no statement at all
+        return Selected([], False)
     bot = session.get(Bot, bot_id)
-    if not leads or bot is None or not bot.leads_enabled:
+    if bot is None or not bot.leads_enabled:
         return Selected([], False)
     settings = session.get(LeadSettings, bot_id)
     kept, instead = [], False

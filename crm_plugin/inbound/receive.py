@@ -1,7 +1,8 @@
 """Incoming updates: stored at once (the webhook answers fast), then run through the bot by the worker.
 
-accept() runs in the webhook request: one transaction stores the platform's dedupe key and one RECEIVED
-log row per event, so a retried update hits the unique key and stores nothing twice. handle_received()
+accept() runs in the webhook request: one short transaction stores the platform's dedupe key and one RECEIVED
+log row per event, so a retried update hits the unique key and stores nothing twice; it reads nothing else
+(the employee the row belongs to is filled in by the turn). handle_received()
 runs in the worker: the bot answers in one transaction with the row marked HANDLED; what the turn needs
 from the platform (a file the person sent) is fetched before that transaction opens, and what may succeed
 later (a lead whose author lookup met a 5xx) is handled again by the worker with back-off.
@@ -40,13 +41,12 @@ _NOT_TURNS = (LEAD_KIND, host_events.KIND)  # incoming rows nobody wrote to the 
 def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str, Any] | None = None) -> bool:
     """Store a verified update; False when it is a retry of one already stored (nothing is stored then)."""
     try:
-        with state.db.session() as session:
+        with state.db.session(urgent=True) as session:  # the platform waits for the answer
             if parsed.dedupe_key:
                 session.add(InboundKey(bot_id=bot_id, dedupe_key=parsed.dedupe_key))
             selected = leads.select_leads(session, bot_id, parsed.leads)
             for inbound in [] if selected.instead_of_turn else parsed.inbound:  # a customer's message: a lead
-                link = _link_of(session, bot_id, inbound)
-                log_inbound(session, bot_id=bot_id, inbound=inbound, raw=raw, link_id=link.id if link else None)
+                log_inbound(session, bot_id=bot_id, inbound=inbound, raw=raw)  # the turn fills in link_id
             for platform_user_id in parsed.unreachable:  # e.g. Viber "unsubscribed": stop writing to them
                 session.execute(update(EmployeeLink)
                                 .where(EmployeeLink.bot_id == bot_id,
@@ -68,8 +68,10 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
     return True
 
 
-def handle_received(state: PluginState, message_id: int) -> None:
+def handle_received(state: PluginState, message_id: int) -> bool:
     """Do the work of one stored incoming row: the bot's turn, a lead for the CRM, or a stored host event.
+    True when the row was settled (HANDLED or FAILED, its claim let go) in the work's own transaction; False when
+    there was nothing to do (settled meanwhile).
 
     Platform calls run with no transaction open: a file the person sent is downloaded before the turn's
     transaction (inbound.prefetch), a lead's author is looked up and the lead written to the CRM before the
@@ -87,7 +89,7 @@ def handle_received(state: PluginState, message_id: int) -> None:
     try:
         pending = _pending(state, message_id)
         if pending is None:
-            return
+            return False
         message, bot = pending
         kind = message.kind
         last_try = message.attempts + 1 >= state.settings.send_max_attempts
@@ -99,8 +101,7 @@ def handle_received(state: PluginState, message_id: int) -> None:
                     result = outcome.result()
                     row.payload = {**row.payload, "result": result}  # the parsed fields, for the admin's view
                     lead_offers.after_lead(state, session, bot, row.payload["lead"], result)
-                _settle(session, message_id, outcome.note)
-            return
+                return _settle(session, message_id, outcome.note)
         prefetched = None
         if kind != host_events.KIND:
             inbound = inbound_from_dict(message.payload["inbound"])
@@ -108,18 +109,21 @@ def handle_received(state: PluginState, message_id: int) -> None:
         with state.db.session() as session:
             row = session.get(Message, message_id)
             if row is None or row.status != MessageStatus.RECEIVED:
-                return  # settled meanwhile
+                return False  # settled meanwhile
             if prefetched is None:
                 host_events.handle(state, session, row)
             else:
                 _run_bot(state, session, bot, row, prefetched)
-            row.status = MessageStatus.HANDLED
+            row.status = MessageStatus.HANDLED  # its error, if the work noted one, stays for the admin
+            row.claimed_by = row.claimed_until = None
+            return True
     except Exception as error:  # noqa: BLE001 - one bad update must not stop the worker
         if _again(kind, error, last_try):
             raise
         secrets = _record_failure(state, message_id, error)
         log.error("bot failed on incoming message %s\n%s", message_id,
                   scrub("".join(traceback.format_exception(error)), secrets))
+        return True
 
 
 # What the CRM's gateway (or a stored row) raises for work that cannot succeed however often it is tried.
@@ -139,7 +143,7 @@ def _again(kind: str | None, error: Exception, last_try: bool) -> bool:
 
 def _pending(state: PluginState, message_id: int) -> tuple[Message, Bot] | None:
     """The row and its bot when the row still waits for its work (a short read; the objects stay usable)."""
-    with state.db.session() as session:
+    with state.db.read() as session:
         message = session.get(Message, message_id)
         if message is None or message.status != MessageStatus.RECEIVED:
             return None
@@ -148,11 +152,15 @@ def _pending(state: PluginState, message_id: int) -> tuple[Message, Bot] | None:
         return message, bot
 
 
-def _settle(session: Any, message_id: int, note: str | None = None) -> None:
+def _settle(session: Any, message_id: int, note: str | None = None) -> bool:
+    """Mark the row HANDLED and let go of its claim, in the work's own transaction (no second one for it)."""
     message = session.get(Message, message_id)
-    if message is not None and message.status == MessageStatus.RECEIVED:
-        message.status = MessageStatus.HANDLED
-        message.error = note
+    if message is None or message.status != MessageStatus.RECEIVED:
+        return False
+    message.status = MessageStatus.HANDLED
+    message.error = note
+    message.claimed_by = message.claimed_until = None
+    return True
 
 
 def _record_failure(state: PluginState, message_id: int, error: Exception) -> list[str]:
@@ -164,6 +172,7 @@ def _record_failure(state: PluginState, message_id: int, error: Exception) -> li
         bot = session.get(Bot, message.bot_id)
         secrets = _secrets_of(state, bot) if bot is not None else []
         message.status = MessageStatus.FAILED
+        message.claimed_by = message.claimed_until = None
         message.error = scrub(f"{type(error).__name__}: {error}", secrets)[:2000]
         if message.kind in _NOT_TURNS:
             return secrets  # nobody wrote: a lead's author is not a bot user, a host event is the CRM
@@ -176,6 +185,8 @@ def _record_failure(state: PluginState, message_id: int, error: Exception) -> li
         link = _link_of(session, message.bot_id, inbound) if inbound is not None else None
         if link is None and message.link_id is not None:
             link = session.get(EmployeeLink, message.link_id)
+        if link is not None:
+            message.link_id = link.id  # the admin's log shows whose message failed
         reply = apology(link.language if link else None, inbound.sender.language if inbound else None,
                         state.settings)
         enqueue(session, bot_id=message.bot_id, chat_id=message.chat_id, link_id=message.link_id, reply=reply)
