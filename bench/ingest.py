@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from bench.broadcast import database  # noqa: E402
 from bench.multibot import fake_telegram  # noqa: E402
 from crm_plugin import get_state  # noqa: E402
-from crm_plugin.core.db import make_engine, normalise_url  # noqa: E402
+from crm_plugin.core.db import normalise_url, plugin_database_url  # noqa: E402
 from crm_plugin.core.models import Bot, Direction, Message, MessageStatus, Platform  # noqa: E402
 from tests.worker_helpers import stop_process, worker_process  # noqa: E402
 
@@ -107,7 +107,8 @@ def _update(n: int) -> bytes:
 
 def _turns_left(database_url: str) -> Callable[[], int]:
     """How many stored updates still wait for their bot turn."""
-    engine = make_engine(normalise_url(database_url))
+    plugin_url = plugin_database_url(None, database_url) or database_url  # on SQLite: the plugin's own file
+    engine = create_engine(normalise_url(plugin_url))  # plain reads: not the plugin's BEGIN IMMEDIATE on SQLite
     query = select(func.count()).select_from(Message).where(Message.direction == Direction.IN,
                                                             Message.status == MessageStatus.RECEIVED)
 
@@ -194,7 +195,7 @@ def run(database_url: str | None, rates: tuple[int, ...], seconds: float,
         first = 0
         for name, (spec, env, cwd, path) in servers.items():
             process, base = _serve(spec, env, cwd, Path(work, f"{name}.log"))
-            others = [worker_process(url, fake_url, Path(work, f"worker{n}.log"))
+            others = [worker_process(url, fake_url, Path(work, f"worker{n}.log"), secret_key="bench")
                       for n in range(workers if name == "product" and worker == "external" else 0)]
             try:
                 answers = name == "bare" or worker == "thread" or bool(others)
@@ -235,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
              "bot turns", "ratio")
     for rate in rates:
         bare, product = figures["bare"][rate], figures["product"][rate]
-        cells = [f"{f['accepted_rate']:6.1f}/s p50 {f['p50']:6.1f} ms p99 {f['p99']:7.1f} ms all {f['all_answered']:5.1f} s"
-                 for f in (bare, product)]
+        cells = [f"{f['accepted_rate']:6.1f}/s p50 {f['p50']:6.1f} ms p99 {f['p99']:7.1f} ms "
+                 f"all {f['all_answered']:5.1f} s" for f in (bare, product)]
         log.info("%6d | %s | %s | %6.1f/s | %.2f", rate, cells[0], cells[1], product["turns"],
                  product["accepted_rate"] / bare["accepted_rate"])
     top, hundred = max(rates), figures["product"].get(100)

@@ -59,13 +59,13 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, step: flo
 
 
 def worker_process(database_url: str, fake_url: str, log_path: Path, *args: str,
-                   redis_url: str | None = None) -> subprocess.Popen[bytes]:
+                   redis_url: str | None = None, secret_key: str = "test-secret") -> subprocess.Popen[bytes]:
     """`flask --app crm_plugin.demo crm-plugin worker` against the test database and the fake Telegram;
     its log goes to ``log_path`` (a pipe nobody reads would fill up and stall it)."""
     env = {
         **os.environ,
         "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
-        "FLASK_SECRET_KEY": "test-secret",
+        "FLASK_SECRET_KEY": secret_key,  # the bots' tokens are sealed with it
         "FLASK_CRM_PLUGIN_WORKER": "external",
         "FLASK_CRM_PLUGIN_TELEGRAM_API_URL": fake_url,
         "PYTHONUNBUFFERED": "1",

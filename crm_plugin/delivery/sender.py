@@ -56,7 +56,7 @@ class Policy:
     backoff_cap: float = 300.0
     max_age: float = 86_400.0  # a row still rate-limited after a day gives up
     max_hold: float = 0.5  # longest a sender waits for a rate-limit slot; longer: the row is put back
-    rate_margin: float = 0.97  # send a little under the platform's limits: its clock is not ours
+    rate_margin: float = 0.95  # a little under the platform's limits: its clock and our threads' timing differ
     per_chat_rate: float | None = None  # overrides the channel's (tests; platforms that allow more)
 
     def backoff(self, attempts: int) -> float:
