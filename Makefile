@@ -44,12 +44,14 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/multibot.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/joblists.py
+	$(BIN)/python bench/request_cost.py
 	@if [ -n "$(BENCH_DATABASE_URL)" ]; then \
 		$(BIN)/python bench/multibot.py --database-url "$(BENCH_DATABASE_URL)" $(if $(BENCH_REDIS_URL),--redis-url "$(BENCH_REDIS_URL)") && \
 		$(BIN)/python bench/notification_latency.py --database-url "$(BENCH_DATABASE_URL)" && \
 		$(BIN)/python bench/ingest.py --database-url "$(BENCH_DATABASE_URL)" && \
 		$(BIN)/python bench/ingest.py --database-url "$(BENCH_DATABASE_URL)" --worker external --workers 2 && \
-		$(BIN)/python bench/joblists.py --database-url "$(BENCH_DATABASE_URL)"; fi
+		$(BIN)/python bench/joblists.py --database-url "$(BENCH_DATABASE_URL)" && \
+		$(BIN)/python bench/request_cost.py --database-url "$(BENCH_DATABASE_URL)"; fi
 	@if [ -n "$(BENCH_REDIS_URL)" ]; then \
 		$(BIN)/python bench/notification_latency.py --mode external --redis-url "$(BENCH_REDIS_URL)"; fi
 	$(BIN)/python bench/admin_log.py
