@@ -59,8 +59,8 @@ def _new_id() -> str:
 
 class Worker:
     def __init__(self, state: PluginState, *, handle_received: HandleReceived | None = None,
-                 concurrency: int = 8, turns: int = 2, lease: float = 60.0, poll: float = 1.0, policy: Policy | None = None,
-                 limiter: RateLimiter | None = None, worker_id: str | None = None,
+                 concurrency: int = 8, turns: int = 2, lease: float = 60.0, poll: float = 1.0,
+                 policy: Policy | None = None, limiter: RateLimiter | None = None, worker_id: str | None = None,
                  clock_tasks: Sequence[ClockTask] = ()) -> None:
         self.state = state
         self.id = worker_id or _new_id()
@@ -224,7 +224,8 @@ class Worker:
                     del self._futures[future]
                 self._busy -= len(cancelled)
                 self._turns_busy -= sum(turn for _row, turn in cancelled)
-            self._release([row for row, _turn in cancelled])  # never started: others may take them now, not after the lease
+            # Never started: others may take them now, not after the lease.
+            self._release([row for row, _turn in cancelled])
 
     # --- the loop ------------------------------------------------------------------------------------
     def _loop(self, done: Callable[[], bool] = lambda: False, deadline: float | None = None) -> None:
