@@ -169,7 +169,14 @@ def _figures(seen: Seen, plan: dict[str, list[str]], ideal: float) -> dict[str, 
         "slowest_bot": min(bot_rates) if bot_rates else 0.0,
         "fastest_bot": max(bot_rates) if bot_rates else 0.0,
         "span": arrivals[-1] - arrivals[0] if arrivals else 0.0,
+        "tightest": min((_tightest(times, int(BOT_LIMIT) + 1) for times in by_token.values()), default=0.0),
     }
+
+
+def _tightest(times: list[float], n: int) -> float:
+    """The shortest span of ``n`` consecutive arrivals: under the platform's 1 s window, the n-th is refused.
+    How far above 1 s it stays is the pacing's headroom against our threads' jitter."""
+    return min((times[i + n - 1] - times[i] for i in range(len(times) - n + 1)), default=float("inf"))
 
 
 def bots_plan(bots: int, messages: int) -> dict[str, list[str]]:
@@ -189,6 +196,9 @@ def report(name: str, figures: dict[str, float], ideal: float, target: float) ->
              figures["rate"], figures["share"] * 100, ideal, figures["span"])
     log.info("  per bot           slowest %.1f msg/s, fastest %.1f msg/s", figures["slowest_bot"],
              figures["fastest_bot"])
+    if figures["tightest"] != float("inf"):
+        log.info("  tightest %d arrivals of one bot %.0f ms (under 1000 ms: a 429)", BOT_LIMIT + 1,
+                 figures["tightest"] * 1000)
     log.info("  CPU of the worker's process %.2f ms a message", figures["cpu_ms"])
     log.info("  lost %d, duplicates %d, chats out of order %d, 429 received %d", figures["lost"],
              figures["duplicates"], figures["out_of_order"], figures["rate_429"])

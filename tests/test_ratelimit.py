@@ -77,6 +77,20 @@ def test_block_holds_every_key_for_the_time_given() -> None:
     assert limiter.reserve([bot, chat]).granted
 
 
+def test_sent_now_counts_the_next_slot_from_a_late_send() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    bot = Limit("bot", 10)
+    assert limiter.reserve([bot]).granted  # the slot at 1000.0; the next at 1000.1
+    clock.now += 0.25  # the send goes out late
+    limiter.sent_now([bot])
+    assert limiter.available_in([bot]) == pytest.approx([0.1])  # one interval after the send, not at once
+    limiter.reserve([bot], max_wait=1.0)
+    limiter.reserve([bot], max_wait=1.0)
+    limiter.sent_now([bot])  # slots already granted further on are never pulled closer
+    assert limiter.available_in([bot]) == pytest.approx([0.3])
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = REDIS_URL or "redis://127.0.0.1:6379/0"
@@ -115,6 +129,18 @@ def test_redis_reservation_and_block_match_the_memory_limiter(redis_url: str) ->
     limiter.block([chat], 30.0)
     refused = limiter.reserve([chat], max_wait=1.0)
     assert not refused.granted and refused.wait > 29.0
+
+
+def test_redis_sent_now_matches_the_memory_limiter(redis_url: str) -> None:
+    limiter = RedisRateLimiter(redis_url, prefix=f"crm_plugin:test:{uuid.uuid4().hex}:")
+    bot, chat = Limit("{bot1}:bot", 10), Limit("{bot1}:chat:1", 1)
+    limiter.sent_now([bot, chat])  # a key never used: counts from now
+    wait_bot, wait_chat = limiter.available_in([bot, chat])
+    assert 0.05 < wait_bot <= 0.1 and 0.9 < wait_chat <= 1.0
+    for _ in range(3):
+        assert limiter.reserve([bot], max_wait=1.0).granted
+    limiter.sent_now([bot])  # never pulls granted slots closer
+    assert 0.35 < limiter.available_in([bot])[0] <= 0.4
 
 
 def test_unreachable_redis_falls_back_to_local_limits() -> None:

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from flask import Flask
@@ -17,7 +17,7 @@ from crm_plugin import PluginState
 from crm_plugin.core.chat import Inbound, Sender, Text
 from crm_plugin.core.models import Message, MessageStatus
 from crm_plugin.delivery.outbox import log_inbound
-from crm_plugin.delivery.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter
+from crm_plugin.delivery.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter, Reservation
 from crm_plugin.delivery.worker import Worker
 from crm_plugin.extension import make_worker
 
@@ -121,24 +121,53 @@ def test_available_in_takes_nothing() -> None:
     now = [100.0]
     limiter = MemoryRateLimiter(lambda: now[0])
     bot = Limit("bot", rate=10)
-    assert limiter.available_in([bot]) == 0.0
+    other = Limit("other", rate=1)
+    assert limiter.available_in([bot, other]) == [0.0, 0.0]
     assert limiter.reserve([bot], max_wait=1).granted
     assert limiter.reserve([bot], max_wait=1).wait == pytest.approx(0.1)
-    assert limiter.available_in([bot]) == pytest.approx(0.2)
-    assert limiter.available_in([bot]) == pytest.approx(0.2)  # asking twice took no slot
+    assert limiter.available_in([bot, other]) == pytest.approx([0.2, 0.0])  # each limit on its own
+    assert limiter.available_in([bot]) == pytest.approx([0.2])  # asking twice took no slot
     now[0] += 0.2
-    assert limiter.available_in([bot]) == 0.0
+    assert limiter.available_in([bot]) == [0.0]
+
+
+class SlowAnswers(MemoryRateLimiter):
+    """Grants slots as usual but answers late, as Redis does from a busy machine."""
+
+    def reserve(self, limits: Sequence[Limit], *, max_wait: float = 0.0, cost: int = 1) -> Reservation:
+        reservation = super().reserve(limits, max_wait=max_wait, cost=cost)
+        time.sleep(0.3)
+        return reservation
+
+
+def test_a_send_late_for_its_slot_moves_the_next_slots_after_it(app: Flask, state: PluginState,
+                                                              fake: FakeTelegram) -> None:
+    limiter = SlowAnswers()
+    worker = make_worker(app, poll=0.05, clock_tasks=(), limiter=limiter)
+    bot_id = add_telegram_bot(app, state, fake.url)
+    enqueue_texts(state, bot_id, [("55", "поздно")])
+    try:
+        assert worker.drain(10)
+    finally:
+        worker.stop()
+    assert len(fake.sent_messages()) == 1
+    # The chat's slot was taken 0.3 s before the send went: its next slot counts from the send (about 1.05 s
+    # on), not from the slot (0.75 s on), so the platform never sees two sends closer than its limit allows.
+    chat = Limit(f"{{bot{bot_id}}}:chat:55", rate=0.95)
+    assert limiter.available_in([chat])[0] > 0.9
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="CRM_PLUGIN_TEST_REDIS_URL not set")
 def test_available_in_through_redis() -> None:
     assert REDIS_URL is not None
     limiter = RedisRateLimiter(REDIS_URL, prefix=f"test:{uuid.uuid4().hex}:")
-    bot = Limit("bot", rate=10)
-    assert limiter.available_in([bot]) == 0.0
+    bot, other = Limit("bot", rate=10), Limit("other", rate=1)
+    assert limiter.available_in([bot, other]) == [0.0, 0.0]
     assert limiter.reserve([bot], max_wait=1).granted
-    assert 0.05 < limiter.available_in([bot]) <= 0.1
-    assert 0.05 < limiter.available_in([bot]) <= 0.1  # nothing taken
+    assert limiter.reserve([bot], max_wait=1).granted
+    wait, free = limiter.available_in([bot, other])  # one round trip, a figure for each limit
+    assert 0.15 < wait <= 0.2 and free == 0.0
+    assert 0.15 < limiter.available_in([bot])[0] <= 0.2  # nothing taken
 
 
 def test_bot_turns_take_at_most_their_slots_while_the_other_senders_send(app: Flask, state: PluginState,

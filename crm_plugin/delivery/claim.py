@@ -54,6 +54,9 @@ _PENDING_INDEX = "ix_crm_plugin_messages_pending"
 _BOT_DUE = f"m.bot_id = :bot AND m.{PENDING_STATUSES_SQL} AND " + _OUT_DUE
 
 
+_COLUMNS = ", ".join(column.name for column in Message.__table__.columns)  # the claimed rows come back whole
+
+
 def _claim_sql(dialect: str, condition: str, new_status: str, *, by_bot: bool = False) -> str:
     # ORDER BY the due index's own order, so the scan stops after LIMIT rows instead of sorting every due row.
     lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
@@ -68,7 +71,7 @@ def _claim_sql(dialect: str, condition: str, new_status: str, *, by_bot: bool = 
         WHERE id IN (
             SELECT m.id FROM {source} WHERE {condition}
             {order} LIMIT :limit {lock})
-        RETURNING id"""
+        RETURNING {_COLUMNS}"""
 
 
 def _claim(session: Session, condition: str, new_status: str, worker: str, limit: int, lease: float,
@@ -77,16 +80,14 @@ def _claim(session: Session, condition: str, new_status: str, worker: str, limit
         return []
     dialect = session.get_bind().dialect.name
     statement = text(_claim_sql(dialect, condition, new_status, by_bot=bot_id is not None)).bindparams(
-        bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime()))
+        bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime())
+    ).columns(*Message.__table__.columns)  # typed, so the rows come back as the ORM reads them
     params: dict[str, object] = {"worker": worker, "until": now + timedelta(seconds=lease), "now": now,
                                  "limit": limit}
     if bot_id is not None:
         params["bot"] = bot_id
-    ids = session.execute(statement, params).scalars().all()
-    if not ids:
-        return []
-    rows = session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)).all()
-    return list(rows)
+    rows = session.scalars(select(Message).from_statement(statement), params).all()
+    return sorted(rows, key=lambda row: row.id)  # RETURNING keeps no order
 
 
 def claim_outgoing(session: Session, worker: str, *, limit: int, lease: float, now: datetime,

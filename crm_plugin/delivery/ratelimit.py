@@ -55,10 +55,15 @@ class RateLimiter(abc.ABC):
         """Allow nothing under these limits for ``seconds`` (the platform answered 429)."""
 
     @abc.abstractmethod
-    def available_in(self, limits: Sequence[Limit], *, cost: int = 1) -> float:
-        """Seconds until ``cost`` slots could be taken under every limit (0: now); takes nothing. The worker
-        asks it before claiming a bot's rows, so it skips a bot whose budget is spent instead of holding a
-        sender thread on it."""
+    def sent_now(self, limits: Sequence[Limit]) -> None:
+        """A send goes out now, later than its slot: the next slot under each limit is at least one interval
+        from now, so a late send does not bunch up with the slots after it in the platform's window."""
+
+    @abc.abstractmethod
+    def available_in(self, limits: Sequence[Limit]) -> list[float]:
+        """Seconds until one slot could be taken under each limit (0: now), one figure per limit; takes
+        nothing. The worker asks it for every bot before claiming, so it skips a bot whose budget is spent
+        instead of holding a sender thread on it; one call for all bots, one round trip to Redis."""
 
 
 class MemoryRateLimiter(RateLimiter):
@@ -86,14 +91,16 @@ class MemoryRateLimiter(RateLimiter):
             self._forget_old(now)
             return Reservation(True, wait)
 
-    def available_in(self, limits: Sequence[Limit], *, cost: int = 1) -> float:
+    def available_in(self, limits: Sequence[Limit]) -> list[float]:
         with self._lock:
             now = self._clock()
-            send_at = now
+            return [max(0.0, self._tat.get(limit.key, now) - limit.tolerance - now) for limit in limits]
+
+    def sent_now(self, limits: Sequence[Limit]) -> None:
+        with self._lock:
+            now = self._clock()
             for limit in limits:
-                tat = max(self._tat.get(limit.key, now), now)
-                send_at = max(send_at, tat + (cost - 1) * limit.interval - limit.tolerance)
-            return send_at - now
+                self._tat[limit.key] = max(self._tat.get(limit.key, now), now + limit.interval)
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         with self._lock:
@@ -138,19 +145,31 @@ end
 return {1, wait}
 """
 
-# KEYS and ARGV as in _RESERVE_SCRIPT, without max_wait; returns wait_us and sets nothing.
+# KEYS: one per limit. ARGV: tolerance_us per key. Returns wait_us per key and sets nothing.
 _AVAILABLE_SCRIPT = """
-local cost = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local send_at = now
+local waits = {}
 for i, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  local allowed = tat + (cost - 1) * tonumber(ARGV[2 * i]) - tonumber(ARGV[1 + 2 * i])
-  if allowed > send_at then send_at = allowed end
+  local wait = tonumber(redis.call('GET', key) or now) - tonumber(ARGV[i]) - now
+  if wait < 0 then wait = 0 end
+  waits[i] = wait
 end
-return send_at - now
+return waits
+"""
+
+# KEYS: one per limit. ARGV: interval_us per key. Moves each TAT to at least now + interval.
+_SENT_NOW_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i, key in ipairs(KEYS) do
+  local new_tat = now + tonumber(ARGV[i])
+  local tat = tonumber(redis.call('GET', key) or 0)
+  if new_tat > tat then
+    redis.call('SET', key, string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+  end
+end
+return 1
 """
 
 # KEYS: one per limit. ARGV: block_us, then tolerance_us per key.
@@ -185,6 +204,7 @@ class RedisRateLimiter(RateLimiter):
         self._reserve = self._client.register_script(_RESERVE_SCRIPT)
         self._block = self._client.register_script(_BLOCK_SCRIPT)
         self._available = self._client.register_script(_AVAILABLE_SCRIPT)
+        self._sent_now = self._client.register_script(_SENT_NOW_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._down = False
         self._errors: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
@@ -204,16 +224,24 @@ class RedisRateLimiter(RateLimiter):
         self._down = False
         return Reservation(bool(granted), int(wait_us) / _US)
 
-    def available_in(self, limits: Sequence[Limit], *, cost: int = 1) -> float:
-        args: list[Any] = [cost]
-        for limit in limits:
-            args += [int(limit.interval * _US), int(limit.tolerance * _US)]
+    def available_in(self, limits: Sequence[Limit]) -> list[float]:
+        if not limits:
+            return []
         try:
-            wait_us = self._available(keys=[self._prefix + limit.key for limit in limits], args=args)
+            waits = self._available(keys=[self._prefix + limit.key for limit in limits],
+                                    args=[int(limit.tolerance * _US) for limit in limits])
         except self._errors as error:
             self._note_down(error)
-            return self._fallback.available_in(limits, cost=cost)
-        return max(0, int(wait_us)) / _US
+            return self._fallback.available_in(limits)
+        return [int(wait_us) / _US for wait_us in waits]
+
+    def sent_now(self, limits: Sequence[Limit]) -> None:
+        try:
+            self._sent_now(keys=[self._prefix + limit.key for limit in limits],
+                           args=[int(limit.interval * _US) for limit in limits])
+        except self._errors as error:
+            self._note_down(error)
+            self._fallback.sent_now(limits)
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         args = [int(seconds * _US)] + [int(limit.tolerance * _US) for limit in keys]

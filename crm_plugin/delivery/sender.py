@@ -46,6 +46,7 @@ from .ratelimit import Limit, RateLimiter
 log = logging.getLogger(__name__)
 
 ALBUM_SIZE = 10  # files in one album call: a media reply costs one send per started ten
+LATE = 0.002  # seconds past its rate-limit slot after which a send moves the next slots back
 RETRY_LATER_LIMIT = 50  # RetryLater of one row: FAILED after this many, whatever its raiser meant
 
 
@@ -132,6 +133,7 @@ class ClaimHandler:
             self._fail(message, f"cannot prepare the message: {error}", bot.id)
             return
         limits = self._limits(entry.channel, bot.id, message.chat_id)
+        asked = time.monotonic()
         reservation = self.limiter.reserve(limits, max_wait=self.policy.max_hold, cost=_cost(reply))
         if not reservation.granted:
             # Our own pacing, not an attempt. Due a little before the slot: claimed again then, the row waits
@@ -139,13 +141,12 @@ class ClaimHandler:
             self._later(message, max(0.0, reservation.wait - self.policy.max_hold / 2), error=None)
             return
         if reservation.wait > 0:
-            planned = time.monotonic() + reservation.wait
             time.sleep(reservation.wait)
-            if time.monotonic() - planned > 0.002:
-                # Woken late (a busy machine): count the send from now under each limit, so the next slots keep
-                # their spacing after this one and the platform never sees more than its limit in any window.
-                for limit in limits:
-                    self.limiter.block([limit], limit.interval)
+        if time.monotonic() - (asked + reservation.wait) > LATE:
+            # Late for the slot (a busy machine, a slow answer from Redis): count the send from now under each
+            # limit, so the slots after it keep their spacing and the platform never sees more than its limit
+            # in any window.
+            self.limiter.sent_now(limits)
         try:
             # The row's id is the message key: every retry of this row carries it (VK's random_id).
             files = self._files(bot.id)
@@ -159,12 +160,14 @@ class ClaimHandler:
             log.error("message %s: unexpected error while sending\n%s", message.id, text)
             self._retry(message, scrub(f"{type(error).__name__}: {error}", entry.secrets))
         else:
-            outcome = {"platform_ids": platform_ids, "now": utcnow(), "note": files.chart_note}  # note: a chart
-            if self.settle_sent is not None:  # that stayed behind
-                self.settle_sent(message.id, outcome)  # the worker writes it with its next claim
-                return
-            with self.state.db.session() as session:
-                settle_sent(session, message.id, self.worker_id, outcome)
+            self._settle(message.id, {"platform_ids": platform_ids, "now": utcnow(), "note": files.chart_note})
+
+    def _settle(self, message_id: int, outcome: dict[str, Any]) -> None:  # outcome's note: a chart left behind
+        if self.settle_sent is not None:
+            self.settle_sent(message_id, outcome)  # the worker writes it with its next claim
+            return
+        with self.state.db.session() as session:
+            settle_sent(session, message_id, self.worker_id, outcome)
 
     def _limits(self, channel: Channel, bot_id: int, chat_id: str) -> list[Limit]:
         margin = self.policy.rate_margin

@@ -40,7 +40,7 @@ from ..core.state import PluginState
 from . import claim
 from .clock import Clock, ClockTask
 from .outbox import resend
-from .ratelimit import RateLimiter, limiter_from_url
+from .ratelimit import Limit, RateLimiter, limiter_from_url
 from .sender import ClaimHandler, Policy
 
 log = logging.getLogger(__name__)
@@ -293,8 +293,8 @@ class Worker:
         if order:
             self._turn = (self._turn + 1) % len(order)
             order = order[self._turn:] + order[:self._turn]
-        return [(bot_id, room) for bot_id in order if bot_id not in skip
-                for room in [self._room(bots[bot_id])] if room > 0]
+        rooms = self._rooms([bots[bot_id] for bot_id in order if bot_id not in skip])
+        return [(bot_id, room) for bot_id, room in rooms.items() if room > 0]
 
     def _claim_by_bot(self, session: Any, ready: list[tuple[int, int]], free: int, now: Any) -> list[Message]:
         """Each ready bot in turn, up to its room and its share of ``free``."""
@@ -311,24 +311,31 @@ class Worker:
             free -= len(rows)
         return taken
 
-    def _room(self, bot: Bot) -> int:
-        """How many of this bot's rows to claim now: the sends its rate budget allows within ``LOOKAHEAD``,
+    def _rooms(self, bots: list[Bot]) -> dict[int, int]:
+        """How many of each bot's rows to claim now: the sends its rate budget allows within ``LOOKAHEAD``,
         less those already in the senders; 0 while its budget is spent (it is asked again when it returns)."""
-        if not bot.active:
-            return self.concurrency  # its rows fail at once, with the reason: no platform call
-        try:
-            channel = self.sender.channels.get(bot).channel
-        except Exception:  # noqa: BLE001 - undecryptable credentials: the sender fails its rows with the reason
-            return self.concurrency
-        limit = self.sender.bot_limit(channel, bot.id)
-        wait = self.limiter.available_in([limit])
-        if wait > LOOKAHEAD:
-            at = time.monotonic() + wait - LOOKAHEAD
-            self._budget_at = at if self._budget_at is None else min(self._budget_at, at)
-            return 0
+        rooms: dict[int, int] = {}
+        limits: dict[int, Limit] = {}
+        for bot in bots:
+            # Switched off, or credentials that do not open: its rows fail at once, with the reason, no call.
+            rooms[bot.id] = self.concurrency
+            if not bot.active:
+                continue
+            try:
+                limits[bot.id] = self.sender.bot_limit(self.sender.channels.get(bot).channel, bot.id)
+            except Exception:  # noqa: BLE001 - undecryptable credentials: the sender fails its rows with the reason
+                continue
+        waits = self.limiter.available_in(list(limits.values()))
+        now = time.monotonic()
         with self._idle:
-            in_flight = self._in_flight[bot.id]
-        return max(0, math.ceil(limit.rate * LOOKAHEAD) - in_flight)
+            for (bot_id, limit), wait in zip(limits.items(), waits):
+                if wait > LOOKAHEAD:
+                    at = now + wait - LOOKAHEAD
+                    self._budget_at = at if self._budget_at is None else min(self._budget_at, at)
+                    rooms[bot_id] = 0
+                else:
+                    rooms[bot_id] = max(0, math.ceil(limit.rate * LOOKAHEAD) - self._in_flight[bot_id])
+        return rooms
 
     def _hand_over(self, jobs: list[tuple[Callable[..., None], Message, tuple[Any, ...]]]) -> int:
         """Give the claimed rows to the senders; when stopping, give them back to the queue instead (a claim
