@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from crm_plugin import PluginState
 from crm_plugin.core.models import Bot, InboundKey, Message, MessageStatus, Platform
@@ -211,3 +211,34 @@ def test_slack_url_verification_echoes_the_challenge(client: FlaskClient, state:
     response = post(client, bot_id, body, _slack_signature(body))
     assert response.status_code == 200
     assert response.json == {"challenge": json.loads(body)["challenge"]}
+
+
+def test_a_stored_update_is_one_statement_on_postgresql_and_wakes_the_watchers(
+        client: FlaskClient, state: PluginState) -> None:
+    case = CASES["telegram"]
+    bot_id = add_bot(state, case)
+    first, second = case.body(), json.dumps({**json.loads(case.body()), "update_id": 987654321}).encode()
+    assert post(client, bot_id, first, case.sign(first)).status_code == 200  # the bot is read and kept
+    woken: list[int] = []
+    unwatch = state.db.watch(lambda: woken.append(1))
+    seen: list[str] = []
+    listener = lambda *args: seen.append(args[2].split()[0])  # noqa: E731
+    event.listen(state.db.engine, "before_cursor_execute", listener)
+    try:
+        assert post(client, bot_id, second, case.sign(second)).status_code == 200
+        assert post(client, bot_id, second, case.sign(second)).status_code == 200  # a retry: nothing stored
+    finally:
+        event.remove(state.db.engine, "before_cursor_execute", listener)
+        unwatch()
+    if state.db.engine.dialect.name == "postgresql":
+        assert seen == ["WITH", "WITH"]  # the key and the log row together, no BEGIN or COMMIT round trips
+    assert woken == [1]  # the new row wakes the worker; the retry does not
+    with state.db.session() as session:
+        rows = session.scalars(select(Message).order_by(Message.id)).all()
+    assert stored(state) == (2, 2)
+    row = rows[1]
+    assert (row.bot_id, row.status, row.attempts, row.link_id, row.claimed_by) == (
+        bot_id, MessageStatus.RECEIVED, 0, None, None)
+    assert row.kind == rows[0].kind and row.chat_id == rows[0].chat_id
+    assert row.payload["raw"]["update_id"] == 987654321 and row.payload["inbound"] == rows[0].payload["inbound"]
+    assert row.created_at is not None and row.next_attempt_at is not None

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from ..channels import channel_class
 from ..core.chat import Reply, TextReply
-from ..core.models import Bot, ChatState
-from .chat_state import load_chat_state
+from ..core.models import Bot
+from .chat_state import chat_state_in, load_chat_state
 
 SHOWN_KEY = "_input_keyboard"  # chat data; "_": kept when the conversation's state changes
 
@@ -38,11 +38,11 @@ def prepare(session: Session, bot: Bot, chat_id: str, reply: Reply, *, own_chat:
     if reply.buttons:
         if not channel_class(bot.platform).input_keyboard(reply.buttons):
             return reply  # a keyboard under its message: an input keyboard stays as it was
-        chat = session.get(ChatState, (bot.id, chat_id)) or load_chat_state(session, bot.id, chat_id)
+        chat = chat_state_in(session, bot.id, chat_id) or load_chat_state(session, bot.id, chat_id)
         if not (chat.data or {}).get(SHOWN_KEY):
             chat.data = {**(chat.data or {}), SHOWN_KEY: True}  # a new dict: JSON columns track assignment only
         return reply
-    shown = session.get(ChatState, (bot.id, chat_id))
+    shown = chat_state_in(session, bot.id, chat_id)
     if shown is None or not (shown.data or {}).get(SHOWN_KEY):
         return reply
     if own_chat:
@@ -57,7 +57,7 @@ def parts(session: Session, bot: Bot, chat_id: str, reply: Reply) -> list[Reply]
         return [reply]
     if channel_class(bot.platform).input_keyboard(reply.buttons):
         return [reply]
-    chat = session.get(ChatState, (bot.id, chat_id))
+    chat = chat_state_in(session, bot.id, chat_id)
     if chat is None or not (chat.data or {}).get(SHOWN_KEY):
         return [reply]
     head, rest = reply.text.split("\n\n", 1)

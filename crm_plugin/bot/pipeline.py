@@ -62,10 +62,13 @@ def handle(turn: Turn) -> None:
 
 def _link_of(turn: Turn) -> EmployeeLink | None:
     """The sender's row on this bot. The worker looks it up before the turn (inbound.receive) and hands it over
-    in ``turn.link``: that row is taken as it is rather than read again."""
+    in ``turn.link``: that row is taken as it is rather than read again, and so is its absence when
+    ``turn.link_looked_up`` says the worker found none."""
     given, user_id = turn.link, turn.inbound.sender.user_id
     if given is not None and given.bot_id == turn.bot.id and given.platform_user_id == user_id:
         return given
+    if given is None and turn.link_looked_up:
+        return None
     return turn.session.scalars(_LINK, {"bot_id": turn.bot.id, "user_id": user_id}).first()
 
 

@@ -30,6 +30,9 @@ class Turn:
     download: Callable[[FileRef], bytes]  # the channel's download, for files the person sent
     now: datetime
     link: EmployeeLink | None = None  # the sender's binding on this bot, when there is one
+    # The caller looked the sender's row up and ``link`` is what it found: None then means there is none, and
+    # the turn does not read it again (a stranger's every message would otherwise ask twice).
+    link_looked_up: bool = False
     sent: list[Reply] = field(default_factory=list)
     crm_users: dict[int, User | None] = field(default_factory=dict, repr=False)  # read in this turn, by id
 

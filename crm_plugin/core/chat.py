@@ -8,7 +8,7 @@ conversation logic in crm_plugin.bot sees only these types. Replies are stored i
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Union
 
 
@@ -194,7 +194,20 @@ def reply_kind(reply: Reply) -> str:
 
 
 def reply_to_dict(reply: Reply) -> dict[str, Any]:
-    return {"type": reply_kind(reply), **_plain(asdict(reply))}
+    """The reply as the outbox stores it: ``type``, then its fields in declaration order, buttons and files as
+    dicts, rows as lists, enums as their values. Written out field by field: ``dataclasses.asdict`` deep-copies
+    every button, which cost a turn a tenth of a millisecond for a menu."""
+    kind = reply_kind(reply)
+    if isinstance(reply, TextReply):
+        return {"type": kind, "text": reply.text, "buttons": _keyboard_dicts(reply.buttons),
+                "remove_keyboard": reply.remove_keyboard}
+    if isinstance(reply, MediaReply):
+        return {"type": kind, "files": [{"kind": _value(f.kind), "crm_file_id": f.crm_file_id, "name": f.name,
+                                         "content_type": f.content_type} for f in reply.files],
+                "caption": reply.caption}
+    if isinstance(reply, LocationReply):
+        return {"type": kind, "latitude": reply.latitude, "longitude": reply.longitude, "title": reply.title}
+    return {"type": kind, "text": reply.text, "chart_key": reply.chart_key, "buttons": _keyboard_dicts(reply.buttons)}
 
 
 def reply_from_dict(data: dict[str, Any]) -> Reply:
@@ -210,6 +223,16 @@ def reply_from_dict(data: dict[str, Any]) -> Reply:
     if kind == "stats":
         return StatsReply(data["text"], data.get("chart_key"), _keyboard(data.get("buttons", ())))
     raise ValueError(f"unknown reply type {kind!r}")
+
+
+def _keyboard_dicts(rows: Keyboard) -> list[list[dict[str, Any]]]:
+    return [[{"label": b.label, "kind": _value(b.kind), "payload": b.payload, "url": b.url} for b in row]
+            for row in rows]
+
+
+def _value(kind: Any) -> Any:
+    """An enum member as its value (what JSON stores); anything else as it is."""
+    return kind.value if isinstance(kind, enum.Enum) else kind
 
 
 def _keyboard(rows: Any) -> Keyboard:
@@ -304,16 +327,6 @@ def _check_fields(item: Any) -> None:
         value = getattr(item, name)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise ValueError(f"{type(item).__name__}.{name} is a {type(value).__name__}")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +49,7 @@ def plugin_database_url(plugin_url: str | None, host_url: str | None) -> str | N
 _NEW_ROWS = "crm_plugin_new_rows"
 _READ_ONLY = "crm_plugin_read_only"  # an execution option: SQLite opens the transaction deferred (no write lock)
 _WRITE_QUEUE_TIMEOUT = 30.0  # the same as SQLite's busy timeout
+POOL_SIZE = 12  # PostgreSQL connections a process keeps: about its web threads and its worker's senders
 
 
 def mark_new_rows(session: Session) -> None:
@@ -70,8 +71,10 @@ class Database:
         # Reads: on SQLite a deferred transaction (a WAL snapshot, no write lock); on PostgreSQL autocommit, so a
         # read is one round trip instead of three (BEGIN, the statement, COMMIT).
         read_options: dict[str, Any] = {_READ_ONLY: True}
+        self._autocommit: Engine | None = None
         if self.engine.dialect.name == "postgresql":
             read_options["isolation_level"] = "AUTOCOMMIT"
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessions = sessionmaker(self.engine.execution_options(**read_options), expire_on_commit=False)
         # SQLite has one writer at a time, and its busy handler polls with sleeps of up to 100 ms: under
         # load a waiting writer sleeps long after the lock is free. This process's writers queue on a lock
@@ -107,6 +110,19 @@ class Database:
         with self.read_sessions.begin() as session:
             yield session
 
+    def write_alone(self, statement: Executable, params: dict[str, Any] | None = None, *,
+                    new_rows: bool = False) -> int:
+        """Run one statement that commits by itself (PostgreSQL only: autocommit, one round trip instead of
+        BEGIN, the statement and COMMIT); returns its row count. ``new_rows``: when it wrote rows, wake the
+        watchers as a commit that added rows does."""
+        assert self._autocommit is not None, "write_alone needs PostgreSQL"
+        with self._autocommit.connect() as connection:
+            # SQLAlchemy keeps an INSERT's row count only when asked to.
+            count = connection.execute(statement, params, execution_options={"preserve_rowcount": True}).rowcount
+        if new_rows and count:
+            self._tell_watchers()
+        return count
+
     def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Call ``wake`` after each commit that added rows; returns the function that stops it."""
         with self._lock:
@@ -121,10 +137,13 @@ class Database:
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(_NEW_ROWS, False):
-            with self._lock:
-                watchers = list(self._watchers)
-            for wake in watchers:
-                wake()
+            self._tell_watchers()
+
+    def _tell_watchers(self) -> None:
+        with self._lock:
+            watchers = list(self._watchers)
+        for wake in watchers:
+            wake()
 
     def listen_to_other_processes(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Call ``wake`` when another process commits new rows (PostgreSQL NOTIFY, Redis); returns the stop."""
@@ -181,7 +200,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
             "BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE"))
         return engine
-    engine = create_engine(url)
+    # Kept connections for the web threads and the worker's senders at once: a connection the pool cannot keep is
+    # closed on return, and opening one anew costs both sides more than the statement it serves.
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=2 * POOL_SIZE)
     event.listen(engine.pool, "checkin", _note_checkin)
     event.listen(engine.pool, "checkout", _ping_if_idle)
     return engine

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..host import CrmGateway
 from .crypto import SecretBox
 from .db import Database
+from .in_flight import InFlight
 from .manifest import Manifest
 from .migrate import ensure_migrated
 from .settings import Settings
@@ -41,6 +42,7 @@ class PluginState:
     host_context: Callable[[], AbstractContextManager[Any]] = nullcontext
     worker: WorkerHandle | None = None
     worker_retry_at: float = 0.0  # monotonic time before which a refused embedded worker is not tried again
+    webhooks: InFlight = field(default_factory=InFlight)  # requests being answered: bot turns let them go first
     _ready: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -16,11 +16,12 @@ rows (RECEIVED) are ordered the same way, so the bot reads a person's messages i
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Executable, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from ..core.models import PENDING_STATUSES_SQL, Message, MessageStatus, UtcDateTime
@@ -74,19 +75,25 @@ def _claim_sql(dialect: str, condition: str, new_status: str, *, by_bot: bool = 
         RETURNING {_COLUMNS}"""
 
 
+@functools.cache
+def _claim_statement(dialect: str, condition: str, new_status: str, by_bot: bool) -> Executable:
+    # Built once: a claim runs every few rows, and building one parses its SQL text and binds its columns.
+    statement = text(_claim_sql(dialect, condition, new_status, by_bot=by_bot)).bindparams(
+        bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime())
+    ).columns(*Message.__table__.columns)  # typed, so the rows come back as the ORM reads them
+    return select(Message).from_statement(statement)
+
+
 def _claim(session: Session, condition: str, new_status: str, worker: str, limit: int, lease: float,
            now: datetime, bot_id: int | None = None) -> list[Message]:
     if limit <= 0:
         return []
-    dialect = session.get_bind().dialect.name
-    statement = text(_claim_sql(dialect, condition, new_status, by_bot=bot_id is not None)).bindparams(
-        bindparam("now", type_=UtcDateTime()), bindparam("until", type_=UtcDateTime())
-    ).columns(*Message.__table__.columns)  # typed, so the rows come back as the ORM reads them
+    statement = _claim_statement(session.get_bind().dialect.name, condition, new_status, bot_id is not None)
     params: dict[str, object] = {"worker": worker, "until": now + timedelta(seconds=lease), "now": now,
                                  "limit": limit}
     if bot_id is not None:
         params["bot"] = bot_id
-    rows = session.scalars(select(Message).from_statement(statement), params).all()
+    rows: list[Message] = list(session.scalars(statement, params))
     return sorted(rows, key=lambda row: row.id)  # RETURNING keeps no order
 
 

@@ -29,15 +29,21 @@ def enqueue(session: Session, *, bot_id: int, chat_id: str, reply: Reply, link_i
 def log_inbound(session: Session, *, bot_id: int, inbound: Inbound, raw: dict[str, Any] | None = None,
                 link_id: int | None = None) -> Message:
     """Record an incoming event; it waits (RECEIVED) until the worker runs the bot on it."""
-    kind, preview = event_preview(inbound.event)
-    message = Message(
-        bot_id=bot_id, chat_id=inbound.sender.chat_id, link_id=link_id, direction=Direction.IN, kind=kind,
-        preview=preview, payload={"inbound": inbound_to_dict(inbound), "raw": raw or {}},
-        status=MessageStatus.RECEIVED, next_attempt_at=utcnow(), platform_message_id=inbound.message_id,
-    )
+    message = Message(**inbound_row(bot_id=bot_id, inbound=inbound, raw=raw, link_id=link_id))
     session.add(message)
     mark_new_rows(session)
     return message
+
+
+def inbound_row(*, bot_id: int, inbound: Inbound, raw: dict[str, Any] | None = None,
+                link_id: int | None = None) -> dict[str, Any]:
+    """The column values of an incoming event's log row, RECEIVED (every column a new row needs)."""
+    kind, preview = event_preview(inbound.event)
+    now = utcnow()
+    return {"bot_id": bot_id, "chat_id": inbound.sender.chat_id, "link_id": link_id, "direction": Direction.IN,
+            "kind": kind, "preview": preview, "payload": {"inbound": inbound_to_dict(inbound), "raw": raw or {}},
+            "status": MessageStatus.RECEIVED, "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "platform_message_id": inbound.message_id}
 
 
 def resend(session: Session, message_id: int) -> bool:

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Worker", "resend"]
 
 _numbers = itertools.count(1)
+TURN_YIELD = 0.05  # seconds a bot turn waits at most for this process's webhook requests to be answered first
 LOOKAHEAD = 0.15  # seconds of a bot's rate budget claimed at once: enough to keep its pipeline full
 HandleReceived = Callable[[PluginState, int], bool]  # True: it settled the row itself
 
@@ -90,7 +91,10 @@ class Worker:
         self._recheck = True  # False: only a sender finished, so bots that had nothing due are not asked again
         self._nothing_due: set[int] = set()
         self._budget_at: float | None = None  # monotonic time a skipped bot's rate budget returns
-        self._bots: dict[int, Bot] | None = None  # read again on each recheck
+        # Bots change seldom; a recheck reads them again once a poll interval (a bot new since: at once).
+        self._bots: dict[int, Bot] | None = None
+        self._bots_read_at = 0.0  # monotonic
+        self._lapsed_at = 0.0  # monotonic time of the last look for lapsed claims
         self._due: list[float] = []  # wall-clock times when rows this worker put back fall due
         self._due_lock = threading.Lock()
         self._last_claim_at = 0.0
@@ -251,18 +255,23 @@ class Worker:
         if free <= 0:
             self._write_sent()
             return 0
-        # Woken only because a sender finished: no new incoming rows, lapsed claims or changed bots can have
-        # appeared since the last look (commits and the clock set ``_recheck``), only its bot's next rows.
+        # Woken only because a sender finished: no new incoming rows or lapsed claims can have appeared since
+        # the last look (commits and the clock set ``_recheck``), only its bot's next rows.
         recheck = self._recheck or self._bots is None
         self._recheck = False
-        if recheck:
-            with self.state.db.read() as session:
-                self._bots = {b.id: b for b in session.scalars(select(Bot))}
+        started = time.monotonic()
+        if recheck and started - self._bots_read_at >= self.poll:
+            self._read_bots()
         bots = self._bots or {}
         ready = self._ready_bots(bots, recheck)  # before the write transaction: it holds SQLite's lock, keep it short
         now = utcnow()
         if recheck:  # only a full look takes every due row: put-back rows count as seen after it
             self._last_claim_at = now.timestamp()
+        # A claim lapses only a lease after it was taken (a worker died meanwhile): a look a poll interval is
+        # plenty, and spares each recheck a statement.
+        lapsed = recheck and started - self._lapsed_at >= self.poll
+        if lapsed:
+            self._lapsed_at = started
         incoming: list[Message] = []
         outgoing: list[Message] = []
         with self._settling:
@@ -272,15 +281,23 @@ class Worker:
                     slots = min(free, self.turns - self._turns_busy)
                     incoming = claim.claim_incoming(session, self.id, limit=slots, lease=self.lease, now=now)
                     self._turns_full = slots > 0 and len(incoming) == slots
-                if recheck:
+                if lapsed:
                     outgoing = claim.claim_lapsed(session, self.id, limit=free - len(incoming), lease=self.lease,
                                                   now=now)
                 outgoing += self._claim_by_bot(session, ready, free - len(incoming) - len(outgoing), now)
             self._forget_sent(written)
+        if any(message.bot_id not in bots for message in outgoing):
+            bots = self._read_bots()  # a bot added since the last read
         jobs: list[tuple[Callable[..., None], Message, tuple[Any, ...]]] = [
             (self.sender.handle, message, ()) for message in incoming]
         jobs += [(self.sender.send, message, (bots.get(message.bot_id),)) for message in outgoing]
         return self._hand_over(jobs)
+
+    def _read_bots(self) -> dict[int, Bot]:
+        with self.state.db.read() as session:
+            self._bots = {b.id: b for b in session.scalars(select(Bot))}
+        self._bots_read_at = time.monotonic()
+        return self._bots
 
     def _ready_bots(self, bots: dict[int, Bot], recheck: bool) -> list[tuple[int, int]]:
         """(bot id, room) of the bots to claim for now, in round-robin order (each dispatch starts one further)."""
@@ -393,6 +410,8 @@ class Worker:
             log.exception("crm_plugin worker %s: could not give back %d claimed rows", self.id, len(message_ids))
 
     def _run(self, job: Callable[..., None], outgoing_bot: int | None, *args: Any) -> None:
+        if outgoing_bot is None:
+            self.state.webhooks.wait_quiet(TURN_YIELD)  # the platform waits for those answers; a turn can wait
         try:
             with self.state.host_context():  # the gateway may need the host's app context (files, leads)
                 job(*args)

@@ -11,24 +11,26 @@ later (a lead whose author lookup met a 5xx) is handled again by the worker with
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import bot as conversation
 from ..bot import host_events, lead_offers
 from ..bot.pipeline import apology
 from ..bot.turn import Turn
-from ..channels import channel_for
-from ..channels.base import ParsedRequest, SendError
-from ..core.chat import Inbound, preview_text
+from ..channels.base import Channel, ParsedRequest, SendError
+from ..core.chat import Inbound, Sender, Text, preview_text
 from ..core.models import Bot, Direction, EmployeeLink, InboundKey, LinkStatus, Message, MessageStatus, utcnow
 from ..core.scrub import scrub, secret_values
 from ..core.state import PluginState
-from ..delivery.outbox import enqueue, inbound_from_dict, log_inbound
-from ..delivery.sender import RetryLater
+from ..delivery.outbox import enqueue, inbound_from_dict, inbound_row, log_inbound
+from ..delivery.sender import ChannelCache, RetryLater
 from . import leads
 from .prefetch import Prefetched, prefetch
 
@@ -37,9 +39,26 @@ log = logging.getLogger(__name__)
 LEAD_KIND = leads.LEAD_KIND
 _NOT_TURNS = (LEAD_KIND, host_events.KIND)  # incoming rows nobody wrote to the bot
 
+# Built once: every turn runs them. The row and its bot in one statement (outer: a row without its bot stays
+# the assertion it was); the sender's link by bot and platform user.
+_ROW_AND_BOT = (select(Message, Bot).outerjoin(Bot, Bot.id == Message.bot_id)
+                .where(Message.id == bindparam("message_id")))
+_LINK = select(EmployeeLink).where(EmployeeLink.bot_id == bindparam("bot_id"),
+                                   EmployeeLink.platform_user_id == bindparam("user_id"))
+# The bot's incoming row: its status (still waiting?) read in the turn's transaction, and marked HANDLED at its end.
+_STATUS = select(Message.status).where(Message.id == bindparam("message_id"))
+_MESSAGES = cast(Table, Message.__table__)  # Core: no ORM bookkeeping for a row the turn never loads
+_KEYS = cast(Table, InboundKey.__table__)
+_HANDLED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id"))
+            .values(status=MessageStatus.HANDLED, claimed_by=None, claimed_until=None))
+_HANDLED_AS = _HANDLED.values(link_id=bindparam("link_id"))
+_channel_cache_lock = threading.Lock()
+
 
 def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str, Any] | None = None) -> bool:
     """Store a verified update; False when it is a retry of one already stored (nothing is stored then)."""
+    if state.db.engine.dialect.name == "postgresql" and _one_event(parsed):
+        return _accept_in_one_statement(state, bot_id, parsed, raw)
     try:
         with state.db.session(urgent=True) as session:  # the platform waits for the answer
             if parsed.dedupe_key:
@@ -65,6 +84,44 @@ def accept(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str
         return False
     if parsed.inbound or parsed.leads:
         state.wake_worker()
+    return True
+
+
+def _store_event_statement() -> Insert:
+    """WITH new_key AS (INSERT the dedupe key ON CONFLICT DO NOTHING RETURNING id) INSERT the log row FROM new_key.
+    Built once, with a bind parameter per column, so each update only binds its values."""
+    key = (pg_insert(_KEYS).values(bot_id=bindparam("key_bot_id"), dedupe_key=bindparam("dedupe_key"),
+                                   received_at=bindparam("received_at"))
+           .on_conflict_do_nothing().returning(_KEYS.c.id).cte("new_key"))
+    columns = list(inbound_row(bot_id=0, inbound=Inbound(Sender("", ""), Text(""))))
+    values = select(*[bindparam(name, type_=_MESSAGES.c[name].type) for name in columns]).select_from(key)
+    return insert(_MESSAGES).from_select(columns, values).add_cte(key)
+
+
+_STORE_EVENT = _store_event_statement()
+
+
+def _one_event(parsed: ParsedRequest) -> bool:
+    """The usual update: one event with the platform's dedupe key, no lead, nobody to mark unreachable."""
+    return bool(parsed.dedupe_key) and len(parsed.inbound) == 1 and not parsed.leads and not parsed.unreachable
+
+
+def _accept_in_one_statement(state: PluginState, bot_id: int, parsed: ParsedRequest, raw: dict[str, Any] | None
+                             ) -> bool:
+    """``accept`` for the usual update on PostgreSQL: the dedupe key and the log row in one statement that
+    commits by itself. The platform waits for the answer, and each round trip also waits for the interpreter
+    lock behind the worker thread: one instead of four (BEGIN, two INSERTs, COMMIT). The log row is inserted
+    only when the key was new, so a retried update stores nothing."""
+    row = inbound_row(bot_id=bot_id, inbound=parsed.inbound[0], raw=raw)
+    params = {**row, "key_bot_id": bot_id, "dedupe_key": parsed.dedupe_key, "received_at": row["created_at"]}
+    try:
+        stored = state.db.write_alone(_STORE_EVENT, params, new_rows=True)
+    except IntegrityError:  # the bot was deleted meanwhile
+        stored = 0
+    if not stored:
+        log.info("bot %s: update %s already stored, acknowledged again", bot_id, parsed.dedupe_key)
+        return False
+    state.wake_worker()
     return True
 
 
@@ -94,7 +151,7 @@ def handle_received(state: PluginState, message_id: int) -> bool:
         kind = message.kind
         last_try = message.attempts + 1 >= state.settings.send_max_attempts
         if kind == LEAD_KIND:  # no transaction of ours open meanwhile
-            outcome = leads.work(state, bot, message, channel_for(state, bot), last_try=last_try)
+            outcome = leads.work(state, bot, message, _channel(state, bot), last_try=last_try)
             with state.db.session() as session:
                 row = session.get(Message, message_id)
                 if row is not None and row.status == MessageStatus.RECEIVED:
@@ -102,20 +159,22 @@ def handle_received(state: PluginState, message_id: int) -> bool:
                     row.payload = {**row.payload, "result": result}  # the parsed fields, for the admin's view
                     lead_offers.after_lead(state, session, bot, row.payload["lead"], result)
                 return _settle(session, message_id, outcome.note)
-        prefetched = None
-        if kind != host_events.KIND:
-            inbound = inbound_from_dict(message.payload["inbound"])
-            prefetched = prefetch(state, channel_for(state, bot), bot.id, inbound, raise_transient=not last_try)
-        with state.db.session() as session:
-            row = session.get(Message, message_id)
-            if row is None or row.status != MessageStatus.RECEIVED:
-                return False  # settled meanwhile
-            if prefetched is None:
+        if kind == host_events.KIND:
+            with state.db.session() as session:
+                row = session.get(Message, message_id)
+                if row is None or row.status != MessageStatus.RECEIVED:
+                    return False  # settled meanwhile
                 host_events.handle(state, session, row)
-            else:
-                _run_bot(state, session, bot, row, prefetched)
-            row.status = MessageStatus.HANDLED  # its error, if the work noted one, stays for the admin
-            row.claimed_by = row.claimed_until = None
+                row.status = MessageStatus.HANDLED  # its error, if the work noted one, stays for the admin
+                row.claimed_by = row.claimed_until = None
+                return True
+        inbound = inbound_from_dict(message.payload["inbound"])
+        prefetched = prefetch(state, _channel(state, bot), bot.id, inbound, raise_transient=not last_try)
+        with state.db.session() as session:
+            if session.scalar(_STATUS, {"message_id": message_id}) != MessageStatus.RECEIVED:
+                return False  # settled meanwhile
+            link_id = _run_bot(state, session, bot, inbound, prefetched)
+            _mark_handled(session, message_id, link_id)
             return True
     except Exception as error:  # noqa: BLE001 - one bad update must not stop the worker
         if _again(kind, error, last_try):
@@ -144,12 +203,22 @@ def _again(kind: str | None, error: Exception, last_try: bool) -> bool:
 def _pending(state: PluginState, message_id: int) -> tuple[Message, Bot] | None:
     """The row and its bot when the row still waits for its work (a short read; the objects stay usable)."""
     with state.db.read() as session:
-        message = session.get(Message, message_id)
-        if message is None or message.status != MessageStatus.RECEIVED:
+        found = session.execute(_ROW_AND_BOT, {"message_id": message_id}).first()
+        if found is None or found[0].status != MessageStatus.RECEIVED:
             return None
-        bot = session.get(Bot, message.bot_id)
+        message, bot = found
         assert bot is not None  # rows are deleted with their bot
         return message, bot
+
+
+def _channel(state: PluginState, bot: Bot) -> Channel:
+    """The bot's channel, built (its credentials decrypted, its HTTP session made) once per bot rather than per
+    turn; rebuilt when the bot's credentials, secret or API URL change, as the webhook's and the sender's are."""
+    with _channel_cache_lock:
+        cache = state.__dict__.get("_turn_channels")
+        if cache is None:
+            cache = state.__dict__["_turn_channels"] = ChannelCache(state)
+    return cast(ChannelCache, cache).get(bot).channel
 
 
 def _settle(session: Any, message_id: int, note: str | None = None) -> bool:
@@ -200,15 +269,26 @@ def _secrets_of(state: PluginState, bot: Bot) -> list[str]:
         return [bot.webhook_secret] if bot.webhook_secret else []
 
 
-def _run_bot(state: PluginState, session: Any, bot: Bot, message: Message, prefetched: Prefetched) -> None:
-    inbound = inbound_from_dict(message.payload["inbound"])
+def _run_bot(state: PluginState, session: Any, bot: Bot, inbound: Inbound, prefetched: Prefetched) -> int | None:
+    """The bot's turn; returns the id of the sender's link when the turn ends with one (the row's link_id)."""
     turn = Turn(session=session, gateway=state.gateway, bot=bot, inbound=inbound, settings=state.settings,
-                download=prefetched.download, now=utcnow(), link=_link_of(session, bot.id, inbound))
+                download=prefetched.download, now=utcnow(), link=_link_of(session, bot.id, inbound),
+                link_looked_up=True)  # none found: the turn does not ask again
     conversation.handle(turn)
-    if turn.link is not None:
-        message.link_id = turn.link.id
+    return turn.link.id if turn.link is not None else None
+
+
+def _mark_handled(session: Any, message_id: int, link_id: int | None) -> None:
+    """The turn's row HANDLED, its claim let go, and whose message it was (the admin's log; kept when the turn
+    ended with no link). One UPDATE at the turn's end, with no row loaded: the row stays RECEIVED while the turn
+    runs (bot.albums counts it); its error, if the work noted one, stays for the admin."""
+    if link_id is None:  # no "link_id" key at all: Core would SET a parameter named like a column
+        result = session.execute(_HANDLED, {"message_id": message_id})
+    else:
+        result = session.execute(_HANDLED_AS, {"message_id": message_id, "link_id": link_id})
+    if result.rowcount != 1:  # deleted meanwhile (its bot was): the turn fails, as the ORM's flush made it
+        raise StaleDataError(f"incoming message {message_id} was deleted during its turn")
 
 
 def _link_of(session: Any, bot_id: int, inbound: Inbound) -> EmployeeLink | None:
-    return session.scalar(select(EmployeeLink).where(EmployeeLink.bot_id == bot_id,
-                                                     EmployeeLink.platform_user_id == inbound.sender.user_id))
+    return session.scalars(_LINK, {"bot_id": bot_id, "user_id": inbound.sender.user_id}).first()
