@@ -9,6 +9,7 @@ import pytest
 
 from crm_plugin.core.scrub import scrub, secret_values
 from crm_plugin.delivery.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter
+from crm_plugin.delivery.round_trips import SLOW, RoundTrips
 
 REDIS_URL = os.environ.get("CRM_PLUGIN_TEST_REDIS_URL")
 
@@ -91,6 +92,42 @@ def test_sent_now_counts_the_next_slot_from_a_late_send() -> None:
     assert limiter.available_in([bot]) == pytest.approx([0.3])
 
 
+def test_sent_now_counts_from_when_the_send_arrived() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    bot = Limit("bot", 10)
+    limiter.sent_now([bot], ago=0.04)  # it arrived 40 ms ago: the next slot is 60 ms away, not 100
+    assert limiter.available_in([bot]) == pytest.approx([0.06])
+
+
+def test_a_send_answered_late_moves_the_next_slots_from_when_it_may_have_arrived() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    trips = RoundTrips(limiter)
+    bot = Limit("bot", 10)
+    for took in (0.004, 0.003, 0.005, 0.003 + SLOW):  # usual answers, within SLOW of the fastest (3 ms)
+        trips.answered(1, [bot], took)
+    assert limiter.available_in([bot]) == [0.0]  # nothing moved
+    trips.answered(1, [bot], 0.060)  # stalled on the way: the fastest (crept up to 6 ms) says it may have
+    assert limiter.available_in([bot]) == pytest.approx([0.1 - 0.003])  # arrived 3 ms before its answer
+    trips.answered(2, [Limit("other", 10)], 0.060)  # another bot's first answer: its own fastest, no stall
+    assert limiter.available_in([Limit("other", 10)]) == [0.0]
+
+
+def test_round_trips_learn_a_network_that_became_slower() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock)
+    trips = RoundTrips(limiter)
+    bot = Limit("bot", 10)
+    trips.answered(1, [bot], 0.020)
+    moved = 0
+    for _ in range(200):  # every answer now takes 80 ms
+        clock.now += 1.0  # far apart: each move is seen on its own
+        trips.answered(1, [bot], 0.080)
+        moved += limiter.available_in([bot])[0] > 0
+    assert 0 < moved < 60  # moved while the fastest answer crept up to the new speed, then no more
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = REDIS_URL or "redis://127.0.0.1:6379/0"
@@ -141,6 +178,9 @@ def test_redis_sent_now_matches_the_memory_limiter(redis_url: str) -> None:
         assert limiter.reserve([bot], max_wait=1.0).granted
     limiter.sent_now([bot])  # never pulls granted slots closer
     assert 0.35 < limiter.available_in([bot])[0] <= 0.4
+    other = Limit("{bot1}:other", 10)
+    limiter.sent_now([other], ago=0.04)
+    assert 0.03 < limiter.available_in([other])[0] <= 0.06
 
 
 def test_unreachable_redis_falls_back_to_local_limits() -> None:

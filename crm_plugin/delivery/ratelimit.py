@@ -55,9 +55,10 @@ class RateLimiter(abc.ABC):
         """Allow nothing under these limits for ``seconds`` (the platform answered 429)."""
 
     @abc.abstractmethod
-    def sent_now(self, limits: Sequence[Limit]) -> None:
-        """A send goes out now, later than its slot: the next slot under each limit is at least one interval
-        from now, so a late send does not bunch up with the slots after it in the platform's window."""
+    def sent_now(self, limits: Sequence[Limit], *, ago: float = 0.0) -> None:
+        """A send reached the platform later than its slot, now or ``ago`` seconds before: the next slot under
+        each limit is at least one interval after that, so a late send does not bunch up with the slots after
+        it in the platform's window."""
 
     @abc.abstractmethod
     def available_in(self, limits: Sequence[Limit]) -> list[float]:
@@ -96,11 +97,11 @@ class MemoryRateLimiter(RateLimiter):
             now = self._clock()
             return [max(0.0, self._tat.get(limit.key, now) - limit.tolerance - now) for limit in limits]
 
-    def sent_now(self, limits: Sequence[Limit]) -> None:
+    def sent_now(self, limits: Sequence[Limit], *, ago: float = 0.0) -> None:
         with self._lock:
             now = self._clock()
             for limit in limits:
-                self._tat[limit.key] = max(self._tat.get(limit.key, now), now + limit.interval)
+                self._tat[limit.key] = max(self._tat.get(limit.key, now), now - ago + limit.interval)
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         with self._lock:
@@ -158,12 +159,12 @@ end
 return waits
 """
 
-# KEYS: one per limit. ARGV: interval_us per key. Moves each TAT to at least now + interval.
+# KEYS: one per limit. ARGV: ago_us, then interval_us per key. Moves each TAT to at least now - ago + interval.
 _SENT_NOW_SCRIPT = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) - tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  local new_tat = now + tonumber(ARGV[i])
+  local new_tat = now + tonumber(ARGV[1 + i])
   local tat = tonumber(redis.call('GET', key) or 0)
   if new_tat > tat then
     redis.call('SET', key, string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
@@ -235,13 +236,13 @@ class RedisRateLimiter(RateLimiter):
             return self._fallback.available_in(limits)
         return [int(wait_us) / _US for wait_us in waits]
 
-    def sent_now(self, limits: Sequence[Limit]) -> None:
+    def sent_now(self, limits: Sequence[Limit], *, ago: float = 0.0) -> None:
         try:
             self._sent_now(keys=[self._prefix + limit.key for limit in limits],
-                           args=[int(limit.interval * _US) for limit in limits])
+                           args=[int(ago * _US)] + [int(limit.interval * _US) for limit in limits])
         except self._errors as error:
             self._note_down(error)
-            self._fallback.sent_now(limits)
+            self._fallback.sent_now(limits, ago=ago)
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
         args = [int(seconds * _US)] + [int(limit.tolerance * _US) for limit in keys]

@@ -42,6 +42,7 @@ from ..core.state import PluginState
 from . import claim
 from .files import CachedFileStore
 from .ratelimit import Limit, RateLimiter
+from .round_trips import RoundTrips
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Policy:
     backoff_cap: float = 300.0
     max_age: float = 86_400.0  # a row still rate-limited after a day gives up
     max_hold: float = 0.5  # longest a sender waits for a rate-limit slot; longer: the row is put back
-    rate_margin: float = 0.95  # a little under the platform's limits: its clock and our threads' timing differ
+    rate_margin: float = 0.93  # a little under the platform's limits: its clock and our threads' timing differ
     per_chat_rate: float | None = None  # overrides the channel's (tests; platforms that allow more)
 
     def backoff(self, attempts: int) -> float:
@@ -116,6 +117,7 @@ class ClaimHandler:
         self.limiter = limiter
         self.policy = policy
         self.channels = ChannelCache(state)
+        self.round_trips = RoundTrips(limiter)
         self.on_reschedule = on_reschedule
         # Set by the worker: it writes SENT outcomes in its next claim's transaction, one commit for many.
         self.settle_sent: Callable[[int, dict[str, Any]], None] | None = None
@@ -150,7 +152,11 @@ class ClaimHandler:
         try:
             # The row's id is the message key: every retry of this row carries it (VK's random_id).
             files = self._files(bot.id)
-            platform_ids = entry.channel.send(message.chat_id, reply, files, message_key=message.id)
+            went = time.monotonic()
+            try:
+                platform_ids = entry.channel.send(message.chat_id, reply, files, message_key=message.id)
+            finally:
+                self.round_trips.answered(bot.id, limits, time.monotonic() - went)
         except SendError as error:
             self._send_failed(message, error, limits, entry.secrets)
         except (ValueError, TypeError) as error:  # the reply cannot be rendered for this platform
