@@ -55,8 +55,9 @@ def test_a_bot_does_not_wait_behind_another_bots_backlog(app: Flask, state: Plug
     first_bot = [c.at for c in calls if f"/bot{TOKEN}/" in c.path]
     second_bot = [c.at for c in calls if f"/bot{OTHER_TOKEN}/" in c.path]
     assert len(first_bot) == 40 and len(second_bot) == 3
-    # At 30 msg/s the first bot's 40 messages take over a second; the second bot's go out among its first.
-    assert max(second_bot) < sorted(first_bot)[8]
+    # At 30 msg/s the first bot's 40 messages take over a second; the second bot's go out among its first (not
+    # after them all), even when a loaded machine makes sends late and each late one moves its bot's next slots.
+    assert max(second_bot) < sorted(first_bot)[15]
     assert len(fake.sent_messages()) == 43  # exactly once each
     assert all(row.status is MessageStatus.SENT for row in rows(state))
 
