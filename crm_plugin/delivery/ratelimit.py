@@ -159,28 +159,15 @@ end
 return waits
 """
 
-# KEYS: one per limit. ARGV: ago_us, then interval_us per key. Moves each TAT to at least now - ago + interval.
-_SENT_NOW_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) - tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local new_tat = now + tonumber(ARGV[1 + i])
-  local tat = tonumber(redis.call('GET', key) or 0)
-  if new_tat > tat then
-    redis.call('SET', key, string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-  end
-end
-return 1
-"""
-
-# KEYS: one per limit. ARGV: block_us, then tolerance_us per key.
-_BLOCK_SCRIPT = """
+# KEYS: one per limit. ARGV: offset_us per key. Moves each TAT to at least the server's now + its offset (block:
+# the time given plus the tolerance; sent_now: one interval after the send arrived).
+_PUSH_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i, key in ipairs(KEYS) do
-  local new_tat = now + tonumber(ARGV[1]) + tonumber(ARGV[1 + i])
+  local new_tat = now + tonumber(ARGV[i])
   local tat = tonumber(redis.call('GET', key) or 0)
-  if new_tat > tat then
+  if new_tat > tat and new_tat > now then  -- a TAT already past holds nothing
     redis.call('SET', key, string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
   end
 end
@@ -203,9 +190,8 @@ class RedisRateLimiter(RateLimiter):
         self._client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._prefix = prefix
         self._reserve = self._client.register_script(_RESERVE_SCRIPT)
-        self._block = self._client.register_script(_BLOCK_SCRIPT)
+        self._push = self._client.register_script(_PUSH_SCRIPT)
         self._available = self._client.register_script(_AVAILABLE_SCRIPT)
-        self._sent_now = self._client.register_script(_SENT_NOW_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._down = False
         self._errors: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
@@ -237,20 +223,22 @@ class RedisRateLimiter(RateLimiter):
         return [int(wait_us) / _US for wait_us in waits]
 
     def sent_now(self, limits: Sequence[Limit], *, ago: float = 0.0) -> None:
-        try:
-            self._sent_now(keys=[self._prefix + limit.key for limit in limits],
-                           args=[int(ago * _US)] + [int(limit.interval * _US) for limit in limits])
-        except self._errors as error:
-            self._note_down(error)
+        if not self._pushed(limits, [limit.interval - ago for limit in limits]):
             self._fallback.sent_now(limits, ago=ago)
 
     def block(self, keys: Sequence[Limit], seconds: float) -> None:
-        args = [int(seconds * _US)] + [int(limit.tolerance * _US) for limit in keys]
+        if not self._pushed(keys, [seconds + limit.tolerance for limit in keys]):
+            self._fallback.block(keys, seconds)
+
+    def _pushed(self, limits: Sequence[Limit], offsets: Sequence[float]) -> bool:
+        """Move each limit's TAT to at least now + its offset; False when Redis cannot be reached."""
         try:
-            self._block(keys=[self._prefix + limit.key for limit in keys], args=args)
+            self._push(keys=[self._prefix + limit.key for limit in limits],
+                       args=[int(offset * _US) for offset in offsets])
         except self._errors as error:
             self._note_down(error)
-            self._fallback.block(keys, seconds)
+            return False
+        return True
 
     def _note_down(self, error: BaseException) -> None:
         if not self._down:
