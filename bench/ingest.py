@@ -6,7 +6,8 @@
 Both run under gunicorn (1 process, 8 threads) on loopback; the fake Telegram runs in a process of its own with
 no send limits (the bare bot ignores them, so the product's answers would otherwise be paced only on one side).
 The load is open-loop: update i is due at i / rate whatever the server does, so a slow server shows as latency
-(measured from the time the update was due) instead of a politely slower load. Printed per rate: the accepted
+(measured from the time the update was due) instead of a politely slower load. It comes from 64 client threads
+whose kept-alive connections the warm-up opens, as Telegram keeps its connections to a webhook. Printed per rate: the accepted
 rate (200 answers a second over the run), p50 / p99 of the answer, the time until every update was answered
 in the chat (for the product: stored, then the bot's turn and its reply through the worker; replies to that many
 different people are paced by Telegram's 30 messages a second), for the product the rate of its bot turns (the
@@ -54,6 +55,7 @@ log = logging.getLogger("bench.ingest")
 TOKEN = "555:ingest-token"
 SECRET = "ingest-secret"
 RATES = (50, 100, 200, 400)
+CLIENT_THREADS = 64
 # The bare bot: what a developer writes from pyTelegramBotAPI's webhook example (Flask), answering inline.
 ECHO_BOT = '''
 import os, telebot
@@ -119,14 +121,35 @@ def _turns_left(database_url: str) -> Callable[[], int]:
     return left
 
 
-def load(url: str, rate: int, seconds: float, first: int, fake: Any, answers: bool = True,
+class Client:
+    """The load's senders: CLIENT_THREADS threads, each with a kept-alive connection, as Telegram keeps its
+    connections to a webhook open (up to 40 by default) instead of opening one per update."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(CLIENT_THREADS)
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        for session in self._sessions:
+            session.close()
+
+
+def load(client: Client, url: str, rate: int, seconds: float, first: int, fake: Any, answers: bool = True,
          turns_left: Callable[[], int] | None = None) -> dict[str, float]:
     """Send rate * seconds updates open-loop; return accepted rate, p50/p99 (ms), the time to all answers and
     (``turns_left``: the product with a worker) the rate of bot turns."""
     total = int(rate * seconds)
     fake.send("count")
     sent_before = fake.recv()
-    local = threading.local()
     results: list[tuple[float, bool]] = []
     lock = threading.Lock()
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -137,17 +160,14 @@ def load(url: str, rate: int, seconds: float, first: int, fake: Any, answers: bo
         delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
         try:
-            ok = session.post(url, data=_update(first + i), headers=headers, timeout=30).status_code == 200
+            ok = client.session().post(url, data=_update(first + i), headers=headers, timeout=30).status_code == 200
         except requests.RequestException:
             ok = False
         with lock:
             results.append((time.perf_counter() - due, ok))
 
-    with ThreadPoolExecutor(64) as pool:
-        list(pool.map(one, range(total)))
+    list(client.pool.map(one, range(total)))
     finished = time.perf_counter()
     turns = 0.0
     while turns_left is not None:  # every update's bot turn done
@@ -197,15 +217,18 @@ def run(database_url: str | None, rates: tuple[int, ...], seconds: float,
             process, base = _serve(spec, env, cwd, Path(work, f"{name}.log"))
             others = [worker_process(url, fake_url, Path(work, f"worker{n}.log"), secret_key="bench")
                       for n in range(workers if name == "product" and worker == "external" else 0)]
+            client = Client()
             try:
                 answers = name == "bare" or worker == "thread" or bool(others)
                 turns_left = _turns_left(url) if name == "product" and answers else None
-                load(base + path, 20, 1, first, fake, answers, turns_left)  # warm up: imports, workers, connections
-                first += 20
+                # Warm up: imports, workers, and one update per client thread, which opens its connection.
+                load(client, base + path, CLIENT_THREADS, 1, first, fake, answers, turns_left)
+                first += CLIENT_THREADS
                 for rate in rates:
-                    figures[name][rate] = load(base + path, rate, seconds, first, fake, answers, turns_left)
+                    figures[name][rate] = load(client, base + path, rate, seconds, first, fake, answers, turns_left)
                     first += int(rate * seconds)
             finally:
+                client.close()
                 for other in others:
                     stop_process(other)
                 process.terminate()

@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Executable, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import wakeups
+from .group_commit import GroupCommit, Steps, run_steps
 
 
 def normalise_url(url: str) -> str:
@@ -80,6 +81,8 @@ class Database:
         # load a waiting writer sleeps long after the lock is free. This process's writers queue on a lock
         # of their own instead (other processes still meet SQLite's busy wait).
         self._writers = _WriterQueue() if url.startswith("sqlite") else None
+        self._group_commit = (GroupCommit(self.engine, lambda: self._write_turn(urgent=True))
+                              if self._writers is not None else None)
         self._watchers: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         event.listen(self.sessions, "after_commit", self._after_commit)
@@ -93,13 +96,20 @@ class Database:
     def session(self, *, urgent: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error. ``urgent``: a short write
         someone waits for (a webhook storing an update): on SQLite it goes before the worker's queued writes."""
-        queued = self._writers is not None and self._writers.acquire(urgent, _WRITE_QUEUE_TIMEOUT)
+        with self._write_turn(urgent), self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _write_turn(self, urgent: bool) -> Iterator[None]:
+        """On SQLite, this process's turn to write (see _WriterQueue); elsewhere nothing to wait for."""
+        if self._writers is None:
+            yield
+            return
+        queued = self._writers.acquire(urgent, _WRITE_QUEUE_TIMEOUT)
         try:
-            with self.sessions.begin() as session:
-                yield session
+            yield
         finally:
             if queued:
-                assert self._writers is not None
                 self._writers.release()
 
     @contextmanager
@@ -110,15 +120,21 @@ class Database:
         with self.read_sessions.begin() as session:
             yield session
 
-    def write_alone(self, statement: Executable, params: dict[str, Any] | None = None, *,
-                    new_rows: bool = False) -> int:
-        """Run one statement that commits by itself (PostgreSQL only: autocommit, one round trip instead of
-        BEGIN, the statement and COMMIT); returns its row count. ``new_rows``: when it wrote rows, wake the
-        watchers as a commit that added rows does."""
-        assert self._autocommit is not None, "write_alone needs PostgreSQL"
-        with self._autocommit.connect() as connection:
-            # SQLAlchemy keeps an INSERT's row count only when asked to.
-            count = connection.execute(statement, params, execution_options={"preserve_rowcount": True}).rowcount
+    def write(self, steps: Steps, *, urgent: bool = False, new_rows: bool = False) -> int:
+        """Run Core statements, each with its parameters, in one short transaction without the ORM's unit of
+        work; returns the last one's row count. A single statement on PostgreSQL commits by itself (autocommit:
+        one round trip instead of BEGIN, the statement and COMMIT); on SQLite, urgent writes that wait at the same
+        time share a transaction (core/group_commit.py). ``urgent`` as for ``session``; ``new_rows``: when the
+        last statement wrote rows, wake the watchers as a commit that added rows does."""
+        if self._autocommit is not None and len(steps) == 1:
+            with self._autocommit.connect() as connection:
+                count = run_steps(connection, steps)
+        elif urgent and self._group_commit and self._writers and not self._writers.held_here():
+            # (not in a thread that holds the write lock already: a leader would wait for it for ever)
+            count = self._group_commit.run(steps)
+        else:
+            with self._write_turn(urgent), self.engine.begin() as connection:
+                count = run_steps(connection, steps)
         if new_rows and count:
             self._tell_watchers()
         return count
@@ -180,6 +196,10 @@ class _WriterQueue:
             if free:
                 self._owner, self._depth = me, 1
             return free
+
+    def held_here(self) -> bool:
+        """Whether this thread holds the queue (in a transaction that writes)."""
+        return self._owner == threading.get_ident()
 
     def release(self) -> None:
         with self._changed:
