@@ -7,11 +7,12 @@ Both run under gunicorn (1 process, 8 threads) on loopback; the fake Telegram ru
 no send limits (the bare bot ignores them, so the product's answers would otherwise be paced only on one side).
 The load is open-loop: update i is due at i / rate whatever the server does, so a slow server shows as latency
 (measured from the time the update was due) instead of a politely slower load. It comes from 64 client threads
-whose kept-alive connections the warm-up opens, as Telegram keeps its connections to a webhook. Printed per rate: the accepted
-rate (200 answers a second over the run), p50 / p99 of the answer, the time until every update was answered
-in the chat (for the product: stored, then the bot's turn and its reply through the worker; replies to that many
-different people are paced by Telegram's 30 messages a second), for the product the rate of its bot turns (the
-updates over the time until the last one was handled), and its accepted rate as a share of the bare bot's.
+whose kept-alive connections the warm-up opens, as Telegram keeps its connections to a webhook; the product is
+served from the demo's WSGI module (crm_plugin/demo/wsgi.py). Printed per rate: the accepted rate (200 answers a
+second over the run), p50 / p99 of the answer, the time until every update was answered in the chat (for the
+product: stored, then the bot's turn and its reply through the worker; replies to that many different people are
+paced by Telegram's 30 messages a second), for the product the rate of its bot turns (the updates over the time
+until the last one was handled), and its accepted rate as a share of the bare bot's.
 
     python bench/ingest.py --worker external --workers 2 --database-url postgresql://...   # production set-up
 
@@ -208,7 +209,7 @@ def run(database_url: str | None, rates: tuple[int, ...], seconds: float,
         Path(work, "echo_bot.py").write_text(ECHO_BOT)
         servers = {
             "bare": ("echo_bot:app", {"FAKE_URL": fake_url, "TOKEN": TOKEN}, work, "/webhook"),
-            "product": ("crm_plugin.demo:create_app()", {
+            "product": ("crm_plugin.demo.wsgi:app", {
                 "FLASK_SECRET_KEY": "bench", "FLASK_SQLALCHEMY_DATABASE_URI": url, "FLASK_CRM_PLUGIN_WORKER": worker,
                 "FLASK_CRM_PLUGIN_TELEGRAM_API_URL": fake_url}, str(ROOT), f"/crm-plugin/webhook/{bot_id}"),
         }

