@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 
 import click
 from flask import current_app
@@ -92,8 +93,17 @@ def worker(concurrency: int | None, turns: int | None, lease: float | None, poll
     options = {name: value for name, value in (("concurrency", concurrency), ("turns", turns), ("lease", lease),
                                                ("poll", poll)) if value is not None}
     state.worker = worker = Worker.from_settings(state, handle_received=handle_received, **options)
+    _lower_priority(state.settings.worker_nice)
     click.echo(f"crm_plugin worker {worker.id} started; stop it with Ctrl+C or SIGTERM")
     worker.run_forever()
+
+
+def _lower_priority(nice: int) -> None:
+    """The platforms wait for the webhook's answers; a bot turn can wait. On a machine shared with the web server
+    the worker yields the CPU to it (a burst of 400 updates a second on 2 cores: 0.87 of the bare bot's rate
+    accepted, against 0.53-0.73 at the same priority)."""
+    if nice and hasattr(os, "nice"):  # not on Windows
+        log.info("worker runs at niceness %d (CRM_PLUGIN_WORKER_NICE)", os.nice(nice))
 
 
 @cli.command("poll", help="Receive Telegram and VK updates by long polling and Slack events by Socket Mode "

@@ -94,6 +94,9 @@ def test_worker_command_sends_and_stops_cleanly_on_sigterm(app: Flask, state: Pl
     try:
         enqueue_texts(state, bot_id, [("42", "из процесса"), ("43", "и ещё")])
         assert wait_until(lambda: len(fake.sent_messages()) == 2), _log(log_path)
+        # CRM_PLUGIN_WORKER_NICE (10): the web server's answers go before the worker's turns
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(ours + 10, 19)
     finally:
         stop_process(process)
     assert process.returncode == 0, _log(log_path)

@@ -54,6 +54,7 @@ class Settings:
     worker_turns: int
     worker_lease: float
     worker_poll: float
+    worker_nice: int  # how far a worker process lowers its CPU priority
     send_max_attempts: int
     lead_dedupe_days: int  # channel leads: same phone or e-mail within this many days joins the lead
 
