@@ -94,6 +94,9 @@ def worker(concurrency: int | None, turns: int | None, lease: float | None, poll
                                                ("poll", poll)) if value is not None}
     state.worker = worker = Worker.from_settings(state, handle_received=handle_received, **options)
     _lower_priority(state.settings.worker_nice)
+    if state.settings.redis_url is None:
+        log.warning("rate limits are this worker's own: with several worker processes set CRM_PLUGIN_REDIS_URL, "
+                    "or together they may send a bot's messages faster than its platform allows (answers 429)")
     click.echo(f"crm_plugin worker {worker.id} started; stop it with Ctrl+C or SIGTERM")
     worker.run_forever()
 
