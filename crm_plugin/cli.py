@@ -63,7 +63,7 @@ def ready_state_for_service() -> PluginState:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # What the process built at start lives as long as it does: frozen, the garbage collector's full collections
-    # stop walking it (about 130,000 objects, a pause of 60-80 ms every few thousand turns).
+    # stop walking it (about 130,000 objects: each full collection paused every thread for 60-80 ms).
     gc.freeze()
     return state
 
@@ -103,8 +103,7 @@ def worker(concurrency: int | None, turns: int | None, lease: float | None, poll
 
 def _lower_priority(nice: int) -> None:
     """The platforms wait for the webhook's answers; a bot turn can wait. On a machine shared with the web server
-    the worker yields the CPU to it (a burst of 400 updates a second on 2 cores: 0.87 of the bare bot's rate
-    accepted, against 0.53-0.73 at the same priority)."""
+    the worker yields the CPU to it, as the embedded worker thread yields to the webhook's requests (InFlight)."""
     if nice and hasattr(os, "nice"):  # not on Windows
         log.info("worker runs at niceness %d (CRM_PLUGIN_WORKER_NICE)", os.nice(nice))
 
